@@ -1,0 +1,160 @@
+"""OU noise, action selection and target updates of the deck, plus the few helpers
+that train.py and test.py share (making the environment, saving and loading actors)."""
+import json
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+
+class OUNoise:
+    """Ornstein-Uhlenbeck process, the deck's discretisation (dt = 1):
+    X <- X + theta * (mu - X) + sigma * N(0, 1). Its stationary standard deviation
+    is sigma / sqrt(2 * theta - theta ** 2), about 0.39 with the deck's defaults."""
+
+    def __init__(self, action_size, theta, mu, sigma):
+        self.action_size = action_size
+        self.theta = theta
+        self.mu = mu
+        self.sigma = sigma
+        self.X = np.zeros(self.action_size)
+
+    def reset(self):
+        # Not in the deck's code, which never reset the process; its Algorithm 1
+        # initialises the random process at the start of every episode.
+        self.X = np.zeros(self.action_size)
+
+    def sample(self):
+        dx = self.theta * (self.mu - self.X)
+        dx = dx + self.sigma * np.random.randn(len(self.X))
+        self.X = self.X + dx
+
+        return self.X
+
+
+def get_action(policy, ou_noise):
+    action = policy.detach().cpu().numpy() + ou_noise.sample()
+
+    return action
+
+
+def hard_target_update(actor, critic, target_actor, target_critic):
+    target_critic.load_state_dict(critic.state_dict())
+    target_actor.load_state_dict(actor.state_dict())
+
+
+def soft_target_update(actor, critic, target_actor, target_critic, tau):
+    soft_update(critic, target_critic, tau)
+    soft_update(actor, target_actor, tau)
+
+
+@torch.no_grad()
+def soft_update(net, target_net, tau):
+    """target <- tau * net + (1 - tau) * target: tau weights the *online* network."""
+    for param, target_param in zip(net.parameters(), target_net.parameters()):
+        target_param.copy_(tau * param + (1.0 - tau) * target_param)
+
+
+# ---------------------------------------------------------------------------
+# Plumbing shared by train.py and test.py (not in the deck).
+
+def fail(message):
+    """Stop with one line on stderr and exit status 1: a user's mistake gets no traceback."""
+    raise SystemExit(f"error: {message}")
+
+
+def has_display():
+    """A window can open: always on macOS and Windows; on Linux only with X11 or Wayland."""
+    return not sys.platform.startswith('linux') or bool(
+        os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+def make_env(env_name, render_mode=None):
+    """gym.make with the deck's Pendulum-v0 mapped to v1 and one-line errors."""
+    if env_name == "Pendulum-v0":
+        # Pendulum-v0 was removed in gym 0.21; v1 has the same dynamics except that
+        # the speed is clipped before integrating.
+        print("notice: Pendulum-v0 no longer exists; using Pendulum-v1")
+        env_name = "Pendulum-v1"
+    try:
+        env = gym.make(env_name, render_mode=render_mode)
+    except gym.error.Error as e:
+        hint = ""
+        if isinstance(e, gym.error.UnregisteredEnv):
+            hint = ('; list the known ones with: '
+                    'python -c "import gymnasium; gymnasium.pprint_registry()"')
+        fail(f"cannot make environment {env_name!r}: {e}{hint}")
+    if not isinstance(env.action_space, gym.spaces.Box):
+        fail(f"{env_name} has {type(env.action_space).__name__} actions, but DDPG needs "
+             "continuous (Box) actions; try Pendulum-v1")
+    if not (isinstance(env.observation_space, gym.spaces.Box)
+            and len(env.observation_space.shape) == 1):
+        fail(f"{env_name} has observations of shape {env.observation_space.shape}, but "
+             "these networks need a flat vector (a 1-D Box)")
+    return env
+
+
+def atomic_write(path, write):
+    """Write `path` so that a crash or a full disk leaves either the old file or the
+    new one, never half of one: a temporary file in the same folder, fsync, rename."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_actor(actor, path, info):
+    """The deck's format, torch.save(actor.state_dict(), path), so the deck's own
+    loading code still works; what else a user needs (env, episode, score) goes
+    beside it in path + '.json'."""
+    atomic_write(path, lambda f: torch.save(actor.state_dict(), f))
+    text = json.dumps(info, indent=2) + "\n"
+    atomic_write(path + ".json", lambda f: f.write(text.encode()))
+
+
+def model_path(load_model, save_path):
+    """As the deck's test.py: a bare file name is looked up in save_path."""
+    return load_model if os.path.dirname(load_model) else os.path.join(save_path, load_model)
+
+
+def load_actor_weights(path):
+    """Return (actor state_dict, info) from the deck's format (a bare actor state_dict,
+    also as .pth.tar) or from a checkpoint dict holding one under 'actor'. Loading
+    uses weights_only=True: a model file can never run code."""
+    if not os.path.isfile(path):
+        fail(f"no model file at {path}; train one with `python train.py`, "
+             "or point --load_model at a saved actor")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds: UnpicklingError, RuntimeError, KeyError
+        if "GLOBAL" in str(e):  # weights_only met a class or function it would have to call
+            fail(f"refused to load {path}: it holds Python objects that would run code "
+                 "when unpickled; only plain weights are accepted")
+        fail(f"cannot read {path}: it is not a PyTorch model file, or it is truncated "
+             f"({type(e).__name__}); point --load_model at a saved actor")
+    if isinstance(state, dict) and isinstance(state.get("actor"), dict):
+        state = state["actor"]
+    keys = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias")
+    if not (isinstance(state, dict) and all(torch.is_tensor(state.get(k)) for k in keys)):
+        fail(f"{path} holds no actor weights (expected the keys {', '.join(keys)})")
+    info = {}
+    if os.path.isfile(path + ".json"):
+        with open(path + ".json") as f:
+            info = json.load(f)
+    return state, info
+
+
+def actor_sizes(state):
+    """(state_size, action_size, hidden_size) read off an actor's state_dict."""
+    hidden_size, state_size = state["fc1.weight"].shape
+    action_size = state["fc3.weight"].shape[0]
+    return state_size, action_size, hidden_size
