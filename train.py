@@ -1,0 +1,276 @@
+"""Train DDPG on Pendulum: the deck's train.py on today's stack.
+
+    python train.py                 # the deck's defaults, seed 500
+    tensorboard --logdir logs       # watch the learning curve
+"""
+import argparse
+import os
+import random
+import time
+from collections import deque
+
+import numpy as np
+import torch
+import torch.optim as optim
+from tensorboardX import SummaryWriter
+
+from model import Actor, Critic
+from utils import (OUNoise, actor_sizes, fail, get_action, hard_target_update,
+                   has_display, load_actor_weights, make_env, model_path, save_actor, soft_target_update)
+
+parser = argparse.ArgumentParser(
+    description="Train DDPG (the 2019 deck's code on Gymnasium and PyTorch 2).",
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+parser.add_argument('--env_name', type=str, default="Pendulum-v1",
+                    help='Gymnasium environment; the deck\'s Pendulum-v0 is mapped to Pendulum-v1')
+parser.add_argument('--load_model', type=str, default=None,
+                    help='actor file to warm-start from (a bare name is looked up in --save_path)')
+parser.add_argument('--save_path', default='./save_model/', help='folder for saved actors')
+parser.add_argument('--render', action="store_true", default=False,
+                    help='show the environment in a window while training (needs a display)')
+parser.add_argument('--gamma', type=float, default=0.99, help='discount factor')
+parser.add_argument('--hidden_size', type=int, default=64, help='units in each hidden layer')
+parser.add_argument('--batch_size', type=int, default=64, help='transitions per update')
+parser.add_argument('--actor_lr', type=float, default=1e-3, help='Adam learning rate of the actor')
+parser.add_argument('--critic_lr', type=float, default=1e-3, help='Adam learning rate of the critic')
+parser.add_argument('--theta', type=float, default=0.15, help='OU noise: pull towards mu')
+parser.add_argument('--mu', type=float, default=0.0, help='OU noise: long-run mean')
+parser.add_argument('--sigma', type=float, default=0.2, help='OU noise: scale of each step')
+parser.add_argument('--tau', type=float, default=0.001,
+                    help='soft target update: target <- tau * online + (1 - tau) * target')
+parser.add_argument('--max_iter_num', type=int, default=1000, help='most episodes to run')
+parser.add_argument('--log_interval', type=int, default=10, help='print a line every N episodes')
+parser.add_argument('--goal_score', type=float, default=-300,
+                    help='stop and save once the last 100 episodes average above this')
+parser.add_argument('--logdir', type=str, default='./logs',
+                    help='tensorboardx logs directory (one sub-folder per run)')
+parser.add_argument('--seed', type=int, default=500,
+                    help='seeds random, NumPy, PyTorch and the environment (the deck used 500)')
+parser.add_argument('--replay_buffer_size', type=int, default=10000,
+                    help='transitions kept in the first-in-first-out replay buffer')
+
+
+def train_model(actor, critic, target_actor, target_critic,
+                actor_optimizer, critic_optimizer, batch, gamma):
+    """One DDPG update: the critic first, then the actor against the updated critic.
+    batch = (states, actions, rewards, next_states, masks), float32 tensors shaped
+    (B, S), (B, A), (B,), (B, S), (B,). Returns (critic_loss, actor_loss) as floats."""
+    # The deck converted a list of tuples here; the loop now hands over tensors.
+    states, actions, rewards, next_states, masks = batch
+
+    # update critic
+    criterion = torch.nn.MSELoss()
+
+    # get Q-value
+    q_value = critic(states, actions).squeeze(1)
+
+    # get target; no_grad does what the deck's target.detach() did, without the graph
+    with torch.no_grad():
+        target_next_policy = target_actor(next_states)
+        target_next_q_value = target_critic(next_states, target_next_policy).squeeze(1)
+        target = rewards + masks * gamma * target_next_q_value
+
+    critic_loss = criterion(q_value, target)
+    critic_optimizer.zero_grad()
+    critic_loss.backward()
+    critic_optimizer.step()
+
+    # update actor: -Q(s, mu(s)) through the critic that was just updated
+    policy = actor(states)
+
+    actor_loss = -critic(states, policy).mean()
+    actor_optimizer.zero_grad()
+    actor_loss.backward()
+    actor_optimizer.step()
+
+    return critic_loss.item(), actor_loss.item()
+
+
+def make_run_dir(logdir, env_name, seed):
+    """One folder per run under --logdir, so `tensorboard --logdir logs` shows runs
+    side by side instead of merging them into one curve."""
+    name = '{}_seed{}_{}'.format(env_name, seed, time.strftime('%Y%m%d-%H%M%S'))
+    run_dir, n = os.path.join(logdir, name), 1
+    while os.path.exists(run_dir):
+        n += 1
+        run_dir = os.path.join(logdir, '{}_{}'.format(name, n))
+    return run_dir
+
+
+def set_aside(path):
+    """Move an existing actor file (and its .json) to model.1.pth, model.2.pth, ...
+    so that saving a new one never loses the old one. Returns the new name."""
+    if not os.path.exists(path):
+        return None
+    stem = path[:-len('.pth')] if path.endswith('.pth') else path
+    n = 1
+    while os.path.exists('{}.{}.pth'.format(stem, n)):
+        n += 1
+    kept = '{}.{}.pth'.format(stem, n)
+    os.replace(path, kept)
+    if os.path.exists(path + '.json'):
+        os.replace(path + '.json', kept + '.json')
+    return kept
+
+
+def main(argv=None):
+    args = parser.parse_args(argv)
+    if args.render and not has_display():
+        fail('--render needs a display and there is none; train without it, then '
+             'watch the actor with: python test.py')
+    env = make_env(args.env_name, render_mode='human' if args.render else None)
+    env_name = env.spec.id
+    # The deck seeded only the env and torch; random (replay sampling) and NumPy
+    # (OU noise) are seeded too, so a seed gives the same run every time.
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    env.action_space.seed(args.seed)
+
+    state_size = env.observation_space.shape[0]
+    action_size = env.action_space.shape[0]
+    print('state size:', state_size)
+    print('action size:', action_size)
+
+    actor = Actor(state_size, action_size, args.hidden_size)
+    target_actor = Actor(state_size, action_size, args.hidden_size)
+    critic = Critic(state_size, action_size, args.hidden_size)
+    target_critic = Critic(state_size, action_size, args.hidden_size)
+
+    if args.load_model:  # the deck parsed --load_model but never used it
+        path = model_path(args.load_model, args.save_path)
+        weights, _ = load_actor_weights(path)
+        if actor_sizes(weights) != (state_size, action_size, args.hidden_size):
+            fail('{} has (state, action, hidden) sizes {}, but {} with --hidden_size {} needs {}'
+                 .format(path, actor_sizes(weights), env_name, args.hidden_size,
+                         (state_size, action_size, args.hidden_size)))
+        actor.load_state_dict(weights)
+        print('warm start: actor from {} (the critic starts fresh)'.format(path))
+
+    actor_optimizer = optim.Adam(actor.parameters(), lr=args.actor_lr)
+    critic_optimizer = optim.Adam(critic.parameters(), lr=args.critic_lr)
+
+    hard_target_update(actor, critic, target_actor, target_critic)
+    ou_noise = OUNoise(action_size, args.theta, args.mu, args.sigma)
+
+    run_dir = make_run_dir(args.logdir, env_name, args.seed)
+    for folder in (args.save_path, run_dir):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            fail('cannot create the folder {}: {}; choose another with --save_path or --logdir'
+                 .format(folder, e.strerror))
+    writer = SummaryWriter(run_dir)
+    writer.add_text('hyperparameters', '|flag|value|\n|-|-|\n' + '\n'.join(
+        '|{}|{}|'.format(k, v) for k, v in sorted(vars(args).items())))
+    print('TensorBoard logs: {}'.format(run_dir))
+
+    replay_buffer = deque(maxlen=args.replay_buffer_size)
+    recent_rewards = deque(maxlen=100)
+    scores = []
+    steps = 0
+    low, high = env.action_space.low, env.action_space.high
+    start = time.time()
+    reached_goal = False
+
+    try:
+        for episode in range(args.max_iter_num):
+            done = False
+            score = 0
+            losses = []
+
+            ou_noise.reset()  # Algorithm 1: a new random process every episode
+            # Gymnasium seeds the environment through its first reset.
+            state, _ = env.reset(seed=args.seed if episode == 0 else None)
+
+            while not done:
+                steps += 1
+
+                with torch.no_grad():
+                    policy = actor(torch.as_tensor(state, dtype=torch.float32))
+                action = get_action(policy, ou_noise)
+
+                # Clip only what the environment gets. The buffer keeps the unclipped
+                # action: the linear actor can leave the bounds, and the critic must
+                # see that such actions are worth no more than the bound itself
+                # (storing clipped actions, a run climbed to -700, then collapsed).
+                next_state, reward, terminated, truncated, _ = env.step(
+                    np.clip(action, low, high))
+                done = terminated or truncated
+
+                # The deck used `mask = 0 if done`: that also cut the bootstrap at the
+                # 200-step time limit, which is a truncation, not a terminal state.
+                mask = 0 if terminated else 1
+
+                replay_buffer.append((state, action, reward, next_state, mask))
+
+                state = next_state
+                score += reward
+
+                if steps > args.batch_size:
+                    mini_batch = random.sample(replay_buffer, args.batch_size)
+                    # np.array(mini_batch) on ragged tuples fails on NumPy >= 1.24;
+                    # stack each field instead.
+                    batch = [torch.as_tensor(np.array(field), dtype=torch.float32)
+                             for field in zip(*mini_batch)]
+                    losses.append(train_model(actor, critic, target_actor, target_critic,
+                                              actor_optimizer, critic_optimizer,
+                                              batch, args.gamma))
+
+                    soft_target_update(actor, critic, target_actor, target_critic, args.tau)
+
+            recent_rewards.append(score)
+            scores.append(score)
+            score_avg = np.mean(recent_rewards)
+
+            # The deck logged one episode in log_interval; every episode is logged here.
+            writer.add_scalar('log/score', float(score), episode)
+            writer.add_scalar('log/score_avg', float(score_avg), episode)
+            if losses:
+                critic_loss, actor_loss = np.mean(losses, axis=0)
+                writer.add_scalar('train/critic_loss', critic_loss, episode)
+                writer.add_scalar('train/actor_loss', actor_loss, episode)
+                # actor_loss is -mean Q(s, mu(s)) over the batch
+                writer.add_scalar('train/q_value', -actor_loss, episode)
+
+            if episode % args.log_interval == 0:
+                print('{} episode | score_avg: {:.2f}'.format(episode, score_avg), flush=True)
+
+            # The deck tested the mean of however many scores there were, so it could
+            # stop before 100 episodes existed; the goal needs a full window here.
+            if len(recent_rewards) == recent_rewards.maxlen and score_avg > args.goal_score:
+                reached_goal = True
+                break
+    finally:
+        writer.close()
+        env.close()
+
+    episodes = episode + 1
+    minutes = (time.time() - start) / 60
+    run_name = os.path.basename(run_dir)
+    info = {'env_name': env_name, 'hidden_size': args.hidden_size, 'episodes': episodes,
+            'steps': steps, 'score_avg': float(score_avg), 'goal_score': args.goal_score,
+            'reached_goal': reached_goal, 'seed': args.seed, 'run': run_name}
+    if reached_goal:
+        save = os.path.join(args.save_path, 'model.pth')
+        kept = set_aside(save)
+        save_actor(actor, save, info)
+        print('goal reached after {} episodes ({} steps, {:.1f} min): the last 100 episodes '
+              'average {:.2f} > {:g}'.format(episodes, steps, minutes, score_avg, args.goal_score))
+        if kept:
+            print('the previous actor is kept as {}'.format(kept))
+    else:
+        save = os.path.join(args.save_path, run_name + '.pth')
+        save_actor(actor, save, info)
+        print('goal not reached: after {} episodes ({} steps, {:.1f} min) the last {} episodes '
+              'average {:.2f}, not above {:g}; the final actor is saved apart, so no actor '
+              'that reached the goal is replaced'.format(
+                  episodes, steps, minutes, len(recent_rewards), score_avg, args.goal_score))
+    print('saved the actor to {}; watch it with: python test.py --load_model {}'.format(save, save))
+    return {'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
+            'scores': scores, 'score_avg': float(score_avg), 'model': save,
+            'run_dir': run_dir, 'replay_buffer': replay_buffer}
+
+
+if __name__ == '__main__':
+    main()
