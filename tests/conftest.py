@@ -1,0 +1,28 @@
+"""Shared helpers: the project's root on sys.path, and running its scripts as a user does."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def run_script(script, *args, cwd=None, display=False):
+    """Run `python script args...` in a fresh process, as a user would, without a
+    display unless asked (so test.py records a video instead of opening a window)."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    if not display:
+        env.pop('DISPLAY', None)
+        env.pop('WAYLAND_DISPLAY', None)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
+                          cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def assert_clean_error(result, *fragments):
+    """A user's mistake: non-zero exit, one line on stderr naming the problem, no traceback."""
+    assert result.returncode != 0, result.stdout
+    assert 'Traceback' not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,140 @@
+"""test.py: loads a saved actor in either format, shows it (a real MP4 where there is
+no display), reports mean ± std, and refuses bad input in one line."""
+import os
+import re
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_clean_error, run_script
+from model import Actor
+from utils import load_actor_weights, save_actor
+
+
+@pytest.fixture
+def actor_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / 'model.pth'
+    torch.save(Actor(3, 1, 64).state_dict(), path)  # the deck's format
+    return path
+
+
+def episode_scores(stdout):
+    return [float(s) for s in re.findall(r'^\d+ episode \| score: (-?[\d.]+)$', stdout, re.M)]
+
+
+def test_without_a_display_it_records_a_real_mp4_and_reports_mean_and_std(tmp_path, actor_file):
+    result = run_script('test.py', '--load_model', actor_file, '--episodes', 2, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'Traceback' not in result.stderr and 'XDG_RUNTIME_DIR' not in result.stderr
+    scores = episode_scores(result.stdout)
+    assert len(scores) == 2
+    summary = 'score: {:.2f} ± {:.2f} over 2 episodes'.format(np.mean(scores), np.std(scores))
+    assert summary in result.stdout
+    video = re.search(r'^video: (videos/model_\d{8}-\d{6}\.mp4)$', result.stdout, re.M).group(1)
+    reader = imageio.get_reader(tmp_path / video)
+    frames = [frame for frame in reader]
+    assert len(frames) == 2 * 201  # each reset, then 200 steps
+    assert frames[0].shape == (500, 500, 3)
+    # A pendulum is drawn and it moves: frames are neither blank nor all the same.
+    assert frames[0].min() < 128 and frames[0].max() > 128
+    assert np.abs(frames[0].astype(int) - frames[100].astype(int)).sum() > 0
+    assert not list(tmp_path.glob('videos/*.part.mp4'))
+
+
+def test_record_writes_where_asked(tmp_path, actor_file):
+    target = tmp_path / 'out' / 'swing.mp4'
+    result = run_script('test.py', '--load_model', actor_file, '--episodes', 1,
+                        '--record', target)
+    assert result.returncode == 0, result.stderr
+    assert 'video: {}'.format(target) in result.stdout
+    assert imageio.get_reader(target).count_frames() == 201
+
+
+def test_both_checkpoint_formats_round_trip_and_score_the_same(tmp_path, actor_file):
+    weights = torch.load(actor_file, weights_only=True)
+    actor = Actor(3, 1, 64)
+    actor.load_state_dict(weights)
+    torch.save(weights, tmp_path / 'model.pth.tar')  # the deck's later name
+    save_actor(actor, str(tmp_path / 'own.pth'), {'env_name': 'Pendulum-v1'})  # ours
+    torch.save({'actor': weights, 'episode': 3}, tmp_path / 'checkpoint.pth')
+    loaded, info = load_actor_weights(str(tmp_path / 'own.pth'))
+    assert info == {'env_name': 'Pendulum-v1'}
+    for name, value in weights.items():
+        torch.testing.assert_close(loaded[name], value, rtol=0, atol=0)
+
+    runs = [run_script('test.py', '--load_model', path, '--episodes', 2, '--no_render')
+            for path in (actor_file, tmp_path / 'model.pth.tar', tmp_path / 'own.pth',
+                         tmp_path / 'checkpoint.pth')]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    scores = [episode_scores(r.stdout) for r in runs]
+    assert len(scores[0]) == 2 and all(s == scores[0] for s in scores)
+
+
+def test_noise_is_off_unless_asked(actor_file):
+    plain = [run_script('test.py', '--load_model', actor_file, '--episodes', 1, '--no_render')
+             for _ in range(2)]
+    noisy = run_script('test.py', '--load_model', actor_file, '--episodes', 1, '--no_render',
+                       '--noise', '--sigma', 1.0)
+    assert episode_scores(plain[0].stdout) == episode_scores(plain[1].stdout)
+    assert episode_scores(noisy.stdout) != episode_scores(plain[0].stdout)
+    assert 'with OU noise' in noisy.stdout
+
+
+def test_a_model_file_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / 'code_ran'
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+    path = tmp_path / 'evil.pth'
+    torch.save({'fc1.weight': Payload()}, path)
+    torch.load(path, weights_only=False)  # proof that this file runs code when unpickled
+    assert marker.exists()
+    os.rmdir(marker)
+
+    result = run_script('test.py', '--load_model', path, '--no_render')
+    assert_clean_error(result, 'refused to load', 'would run code')
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('make, flags, fragments', [
+    (None, [], ['no model file at', 'python train.py']),
+    ('text', [], ['cannot read', 'not a PyTorch model file']),
+    ('short_text', [], ['cannot read', 'not a PyTorch model file']),
+    ('truncated', [], ['cannot read', 'truncated']),
+    ('not_actor', [], ['holds no actor weights', 'fc1.weight']),
+    ('actor', ['--env_name', 'MountainCarContinuous-v0'],
+     ['actor for 3 observations and 1 actions', 'MountainCarContinuous-v0 has 2 and 1']),
+    ('json_other_env', [], ['was trained on MountainCarContinuous-v0, not Pendulum-v1']),
+    ('actor', ['--hidden_size', 32], ['has hidden size 64, not 32']),
+    ('actor', ['--env_name', 'NoSuchEnv-v0'], ['cannot make environment', 'NoSuchEnv-v0']),
+    ('actor', ['--env_name', 'CartPole-v1'], ['CartPole-v1 has Discrete actions']),
+])
+def test_bad_input_gets_one_clear_line(tmp_path, make, flags, fragments):
+    path = tmp_path / 'model.pth'
+    torch.manual_seed(0)
+    if make == 'text':
+        path.write_text('hello, I am not a model\n')
+    elif make == 'short_text':
+        path.write_text('vm\n')
+    elif make == 'truncated':
+        torch.save(Actor(3, 1, 64).state_dict(), path)
+        path.write_bytes(path.read_bytes()[:3000])
+    elif make == 'not_actor':
+        torch.save({'weights': torch.zeros(3)}, path)
+    elif make == 'actor':
+        torch.save(Actor(3, 1, 64).state_dict(), path)
+    elif make == 'json_other_env':
+        torch.save(Actor(3, 1, 64).state_dict(), path)
+        (tmp_path / 'model.pth.json').write_text('{"env_name": "MountainCarContinuous-v0"}')
+        flags = ['--env_name', 'Pendulum-v1']
+    result = run_script('test.py', '--load_model', path, '--no_render', *flags)
+    assert_clean_error(result, 'error: ', *fragments)
+
+
+def test_a_bare_name_is_looked_up_in_save_model(tmp_path):
+    result = run_script('test.py', '--no_render', cwd=tmp_path)
+    assert_clean_error(result, 'no model file at save_model/model.pth')
