@@ -18,6 +18,13 @@ from model import Actor, Critic
 from utils import (OUNoise, actor_sizes, fail, get_action, hard_target_update,
                    has_display, load_actor_weights, make_env, model_path, save_actor, soft_target_update)
 
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('{} is not a positive whole number'.format(text))
+    return value
+
+
 parser = argparse.ArgumentParser(
     description="Train DDPG (the 2019 deck's code on Gymnasium and PyTorch 2).",
     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -29,8 +36,8 @@ parser.add_argument('--save_path', default='./save_model/', help='folder for sav
 parser.add_argument('--render', action="store_true", default=False,
                     help='show the environment in a window while training (needs a display)')
 parser.add_argument('--gamma', type=float, default=0.99, help='discount factor')
-parser.add_argument('--hidden_size', type=int, default=64, help='units in each hidden layer')
-parser.add_argument('--batch_size', type=int, default=64, help='transitions per update')
+parser.add_argument('--hidden_size', type=positive_int, default=64, help='units in each hidden layer')
+parser.add_argument('--batch_size', type=positive_int, default=64, help='transitions per update')
 parser.add_argument('--actor_lr', type=float, default=1e-3, help='Adam learning rate of the actor')
 parser.add_argument('--critic_lr', type=float, default=1e-3, help='Adam learning rate of the critic')
 parser.add_argument('--theta', type=float, default=0.15, help='OU noise: pull towards mu')
@@ -38,15 +45,15 @@ parser.add_argument('--mu', type=float, default=0.0, help='OU noise: long-run me
 parser.add_argument('--sigma', type=float, default=0.2, help='OU noise: scale of each step')
 parser.add_argument('--tau', type=float, default=0.001,
                     help='soft target update: target <- tau * online + (1 - tau) * target')
-parser.add_argument('--max_iter_num', type=int, default=1000, help='most episodes to run')
-parser.add_argument('--log_interval', type=int, default=10, help='print a line every N episodes')
+parser.add_argument('--max_iter_num', type=positive_int, default=1000, help='most episodes to run')
+parser.add_argument('--log_interval', type=positive_int, default=10, help='print a line every N episodes')
 parser.add_argument('--goal_score', type=float, default=-300,
                     help='stop and save once the last 100 episodes average above this')
 parser.add_argument('--logdir', type=str, default='./logs',
                     help='tensorboardx logs directory (one sub-folder per run)')
 parser.add_argument('--seed', type=int, default=500,
                     help='seeds random, NumPy, PyTorch and the environment (the deck used 500)')
-parser.add_argument('--replay_buffer_size', type=int, default=10000,
+parser.add_argument('--replay_buffer_size', type=positive_int, default=10000,
                     help='transitions kept in the first-in-first-out replay buffer')
 
 
@@ -115,6 +122,9 @@ def set_aside(path):
 
 def main(argv=None):
     args = parser.parse_args(argv)
+    if args.replay_buffer_size < args.batch_size:
+        parser.error('--replay_buffer_size ({}) must hold at least one batch (--batch_size {})'
+                     .format(args.replay_buffer_size, args.batch_size))
     if args.render and not has_display():
         fail('--render needs a display and there is none; train without it, then '
              'watch the actor with: python test.py')

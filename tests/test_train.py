@@ -218,6 +218,19 @@ def test_bad_input_gets_one_clear_line(tmp_path, flags, fragments):
     assert_clean_error(result, 'error: ', *fragments)
 
 
+@pytest.mark.parametrize('flags, fragment', [
+    (['--max_iter_num', '0'], 'argument --max_iter_num: 0 is not a positive whole number'),
+    (['--log_interval', '-1'], 'argument --log_interval: -1 is not a positive whole number'),
+    (['--batch_size', '100', '--replay_buffer_size', '50'],
+     '--replay_buffer_size (50) must hold at least one batch (--batch_size 100)'),
+])
+def test_impossible_sizes_get_argparses_usage_error(flags, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.main(flags)
+    assert exit_.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
 def test_warm_start_from_an_actor_of_another_size_is_refused(tmp_path):
     torch.save(Actor(3, 1, 32).state_dict(), tmp_path / 'small.pth')
     result = run_script('train.py', '--save_path', tmp_path, '--logdir', tmp_path,
