@@ -32,3 +32,16 @@ def test_critic_concatenates_state_and_action():
     torch.testing.assert_close(q, critic.fc3(x))
     # The action matters: another action gives another value.
     assert not torch.allclose(q, critic(states, actions + 1.0))
+
+
+def test_the_cached_parameters_follow_copies_and_stay_out_of_the_state_dict():
+    import copy
+    from model import layer_parameters
+    actor = Actor(3, 1, 8)
+    params = layer_parameters(actor)
+    assert params == tuple(actor.parameters())
+    assert list(actor.state_dict()) == ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias',
+                                        'fc3.weight', 'fc3.bias']
+    twin = copy.deepcopy(actor)
+    assert all(a is b for a, b in zip(layer_parameters(twin), twin.parameters()))
+    assert all(a is not b for a, b in zip(layer_parameters(twin), params))

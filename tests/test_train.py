@@ -22,6 +22,13 @@ DECK_DEFAULTS = {
     'seed': 500, 'replay_buffer_size': 10000}
 
 
+def stored(result):
+    """The transitions in a run's replay buffer: (states, actions, rewards, next_states,
+    masks) as NumPy arrays, oldest first (the runs here never wrap the ring)."""
+    buffer = result['replay_buffer']
+    return [f.numpy() for f in buffer.split(torch.from_numpy(buffer.memory[:len(buffer)]))]
+
+
 def train_in(tmp_path, *flags):
     return train.main(['--save_path', str(tmp_path / 'save_model'),
                        '--logdir', str(tmp_path / 'logs'), *map(str, flags)])
@@ -67,7 +74,7 @@ def test_the_decks_flags_and_defaults():
 
 def test_the_time_limit_keeps_bootstrapping(tmp_path):
     result = train_in(tmp_path, '--max_iter_num', 2)
-    masks = [t[4] for t in result['replay_buffer']]
+    masks = list(stored(result)[4])
     # Pendulum never terminates: its 200th step is a truncation, and the deck's
     # `mask = 0 if done` would have cut the bootstrap there.
     assert len(masks) == 400 and set(masks) == {1}
@@ -76,7 +83,7 @@ def test_the_time_limit_keeps_bootstrapping(tmp_path):
 def test_a_real_termination_stops_the_bootstrap(tmp_path, monkeypatch):
     use_recorder(monkeypatch, terminate_after=30)
     result = train_in(tmp_path, '--max_iter_num', 3)
-    masks = [t[4] for t in result['replay_buffer']]
+    masks = list(stored(result)[4])
     assert len(masks) == 90
     assert [i for i, m in enumerate(masks) if m == 0] == [29, 59, 89]
 
@@ -85,10 +92,10 @@ def test_the_buffer_keeps_the_unclipped_action_and_the_env_gets_the_clipped_one(
         tmp_path, monkeypatch):
     envs = use_recorder(monkeypatch)
     result = train_in(tmp_path, '--max_iter_num', 1, '--sigma', 3)
-    stored = np.array([t[1] for t in result['replay_buffer']])
+    actions = stored(result)[1]
     sent = np.array(envs[0].actions)
-    assert np.abs(stored).max() > 2.0, 'noise this large must leave the bounds'
-    np.testing.assert_array_equal(sent, np.clip(stored, -2.0, 2.0))
+    assert np.abs(actions).max() > 2.0, 'noise this large must leave the bounds'
+    np.testing.assert_array_equal(sent.astype(np.float32), np.clip(actions, -2.0, 2.0))
 
 
 def test_the_ou_noise_starts_afresh_every_episode(tmp_path, monkeypatch):
@@ -255,3 +262,28 @@ def test_the_default_run_reaches_the_decks_goal(tmp_path):
     assert 100 <= episodes <= 250 and average > -300
     info = json.loads((tmp_path / 'save_model' / 'model.pth.json').read_text())
     assert info['episodes'] == episodes and info['reached_goal'] is True
+
+
+def test_the_replay_buffer_is_first_in_first_out_and_samples_without_replacement():
+    buffer = train.ReplayBuffer(5, state_size=3, action_size=1, seed=0)
+    for i in range(8):  # the first three are pushed out
+        buffer.append((np.full(3, i), np.array([i + 0.5]), -i, np.full(3, i + 1), i % 2))
+    assert len(buffer) == 5
+    states, actions, rewards, next_states, masks = buffer.sample(5)
+    assert (states.shape, actions.shape, rewards.shape, next_states.shape, masks.shape) == (
+        (5, 3), (5, 1), (5,), (5, 3), (5,))
+    assert all(t.dtype == torch.float32 for t in (states, actions, rewards, next_states, masks))
+    # Every transition exactly once: the five newest, each row intact.
+    assert sorted(states[:, 0].tolist()) == [3, 4, 5, 6, 7]
+    for s, a, r, s2, m in zip(states[:, 0], actions[:, 0], rewards, next_states[:, 0], masks):
+        assert (a, r, s2, m) == (s + 0.5, -s, s + 1, s % 2)
+
+
+def test_the_replay_buffer_samples_uniformly():
+    buffer = train.ReplayBuffer(100, state_size=1, action_size=1, seed=0)
+    for i in range(100):
+        buffer.append((np.array([i]), np.zeros(1), 0.0, np.zeros(1), 1))
+    counts = np.bincount(np.concatenate(
+        [buffer.sample(10)[0][:, 0].int().numpy() for _ in range(20000)]), minlength=100)
+    # 200,000 draws over 100 rows: each row about 2,000 times (binomial sd about 44).
+    assert counts.min() > 1800 and counts.max() < 2200

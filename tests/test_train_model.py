@@ -105,3 +105,52 @@ def test_mask_zero_means_no_bootstrap():
             bootstrap = GAMMA * target_critic(next_states, target_actor(next_states))[:, 0]
         expected = ((rewards + (bootstrap if expected_bootstrap else 0)) ** 2).mean().item()
         assert abs(loss - expected) < 1e-4 * expected
+
+
+def autograd_train_model(actor, critic, target_actor, target_critic,
+                         actor_optimizer, critic_optimizer, batch, gamma):
+    """The deck's train_model in plain autograd: the reference for the hand-written one."""
+    states, actions, rewards, next_states, masks = batch
+    q_value = critic(states, actions).squeeze(1)
+    target_next_policy = target_actor(next_states)
+    target_next_q_value = target_critic(next_states, target_next_policy).squeeze(1)
+    target = rewards + masks * gamma * target_next_q_value
+    critic_loss = torch.nn.MSELoss()(q_value, target.detach())
+    critic_optimizer.zero_grad()
+    critic_loss.backward()
+    critic_optimizer.step()
+    policy = actor(states)
+    actor_loss = -critic(states, policy).mean()
+    actor_optimizer.zero_grad()
+    actor_loss.backward()
+    actor_optimizer.step()
+    return critic_loss.item(), actor_loss.item()
+
+
+def test_many_updates_match_the_plain_autograd_form():
+    # As in the loop: fused Adam, and 20 updates on fresh batches, so the Adam state
+    # and the changing critic are part of the comparison.
+    nets, ref = make_nets(), make_nets()
+    opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    ref_opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in ref[:2]]
+    for step in range(20):
+        batch = fixed_batch()
+        batch = (batch[0] + step, *batch[1:])
+        losses = train_model(*nets, *opts, batch, GAMMA)
+        ref_losses = autograd_train_model(*ref, *ref_opts, batch, GAMMA)
+        for mine, theirs in zip(losses, ref_losses):
+            assert abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
+    for mine, theirs in zip(nets, ref):
+        assert_same_weights(mine, theirs)
+
+
+def test_any_optimizer_is_honoured():
+    nets, ref = make_nets(), make_nets()
+    batch = fixed_batch()
+    sgd = [optim.SGD(n.parameters(), lr=0.01) for n in nets[:2]]
+    ref_sgd = [optim.SGD(n.parameters(), lr=0.01) for n in ref[:2]]
+    for _ in range(3):
+        train_model(*nets, *sgd, batch, GAMMA)
+        autograd_train_model(*ref, *ref_sgd, batch, GAMMA)
+    for mine, theirs in zip(nets, ref):
+        assert_same_weights(mine, theirs)

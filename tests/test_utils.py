@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model import Actor, Critic
-from utils import OUNoise, get_action, hard_target_update, soft_target_update, soft_update
+from utils import (OUNoise, adam_step, get_action, hard_target_update, soft_target_update,
+                   soft_update)
 
 
 def test_ou_noise_follows_the_decks_update():
@@ -96,3 +97,37 @@ def test_soft_target_update_moves_both_networks():
     for target, online in ((target_actor, actor), (target_critic, critic)):
         for t, p in zip(target.parameters(), online.parameters()):
             torch.testing.assert_close(t, p - 1.0 + 0.001)
+
+
+@pytest.mark.parametrize('steps', [1, 5])
+def test_adam_step_is_exactly_fused_adams_step(steps):
+    torch.manual_seed(0)
+    nets = [Critic(3, 1, 16), Critic(3, 1, 16)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    optimizers = [torch.optim.Adam(net.parameters(), lr=1e-3, fused=True) for net in nets]
+    for _ in range(steps):
+        grads = [torch.randn_like(p) for p in nets[0].parameters()]
+        for net in nets:
+            for p, g in zip(net.parameters(), grads):
+                p.grad = g.clone()
+        optimizers[0].step()
+        adam_step(optimizers[1])
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    # The optimizer's state is the one torch.optim.Adam keeps, so checkpoints agree.
+    state_a, state_b = optimizers[0].state_dict()['state'], optimizers[1].state_dict()['state']
+    for i in state_a:
+        for key in ('step', 'exp_avg', 'exp_avg_sq'):
+            assert state_a[i][key].dtype == state_b[i][key].dtype
+            assert torch.equal(state_a[i][key], state_b[i][key]), key
+
+
+def test_adam_step_leaves_other_optimizers_to_their_own_step():
+    torch.manual_seed(0)
+    net = Critic(3, 1, 16)
+    before = [p.detach().clone() for p in net.parameters()]
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    adam_step(torch.optim.SGD(net.parameters(), lr=0.5))
+    for p, b in zip(net.parameters(), before):
+        torch.testing.assert_close(p.detach(), b - 0.5)

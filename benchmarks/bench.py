@@ -1,0 +1,263 @@
+"""Benchmarks: the project's training loop against the deck's (benchmarks/deck_ddpg.py)
+and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
+
+    python benchmarks/bench.py speed            # env steps per second, and where they go
+    python benchmarks/bench.py goal             # wall-clock to the deck's goal, one seed
+    python benchmarks/bench.py seeds            # how many of 10 seeds reach the goal
+
+The machine's noise is handled by alternating the contenders, repeating, and
+quoting medians and ratios measured in the same run.
+"""
+import argparse
+import contextlib
+import io
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'benchmarks')]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import deck_ddpg  # noqa: E402
+import train  # noqa: E402
+
+
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def run_project(seed, episodes=None, flags=()):
+    """train.py as users run it, in this process; returns its result dict."""
+    folder = tempfile.mkdtemp(prefix='bench_')
+    argv = ['--seed', str(seed), '--save_path', folder, '--logdir', folder, *flags]
+    if episodes:  # a speed run: a fixed number of episodes, the goal out of reach
+        argv += ['--max_iter_num', str(episodes), '--goal_score', '1e9']
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = train.main(argv)
+    result['seconds'] = time.perf_counter() - start
+    return result
+
+
+def run_deck(seed, episodes=None):
+    args = train.parser.parse_args(['--seed', str(seed)])
+    if episodes:
+        args.max_iter_num, args.goal_score = episodes, 1e9
+    return deck_ddpg.main(args)
+
+
+def run_sb3(seed, episodes):
+    """Stable-Baselines3 DDPG with the deck's settings: 64x64 networks, batch 64,
+    tau 0.001, OU noise (theta 0.15, sigma 0.2), one gradient step per env step."""
+    import gymnasium as gym
+    from stable_baselines3 import DDPG
+    from stable_baselines3.common.noise import OrnsteinUhlenbeckActionNoise
+    env = gym.make('Pendulum-v1')
+    noise = OrnsteinUhlenbeckActionNoise(mean=np.zeros(1), sigma=0.2 * np.ones(1),
+                                         theta=0.15, dt=1.0)
+    model = DDPG('MlpPolicy', env, learning_rate=1e-3, buffer_size=10000, learning_starts=64,
+                 batch_size=64, tau=0.001, gamma=0.99, train_freq=1, gradient_steps=1,
+                 action_noise=noise, policy_kwargs={'net_arch': [64, 64]}, seed=seed,
+                 device='cpu', verbose=0)
+    start = time.perf_counter()
+    model.learn(total_timesteps=episodes * 200)
+    return {'steps': episodes * 200, 'seconds': time.perf_counter() - start}
+
+
+def have_sb3():
+    try:
+        import stable_baselines3  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def per_step(fn, n=2000):
+    """Median microseconds per call over 5 rounds of n calls."""
+    for _ in range(n // 10):
+        fn()
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        rounds.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(rounds)
+
+
+def breakdown():
+    """Cost of each part of one training step, each timed alone with a full buffer
+    (10,000 transitions), for the project's code and the deck's."""
+    from model import Actor, Critic
+    from utils import OUNoise, get_action, soft_target_update
+    import gymnasium as gym
+    env = gym.make('Pendulum-v1')
+    state, _ = env.reset(seed=0)
+    low, high = env.action_space.low, env.action_space.high
+    rows = {}
+
+    # the project
+    torch.manual_seed(0)
+    nets = [Actor(3, 1), Critic(3, 1), Actor(3, 1), Critic(3, 1)]
+    optimizers = [torch.optim.Adam(net.parameters(), lr=1e-3, fused=True) for net in nets[:2]]
+    noise = OUNoise(1, 0.15, 0.0, 0.2)
+    buffer = train.ReplayBuffer(10000, 3, 1, seed=0)
+    transition = (state, np.zeros(1), -1.0, state, 1)
+    for _ in range(10000):
+        buffer.append(transition)
+
+    def act():
+        with torch.inference_mode():
+            policy = nets[0](torch.as_tensor(state, dtype=torch.float32))
+        return get_action(policy, noise)
+    batch = buffer.sample(64)
+    rows['acting'] = [per_step(act)]
+    rows['env step'] = [per_step(lambda: env.step(np.clip(np.zeros(1), low, high)))]
+    rows['buffer (store, sample, batch assembly)'] = [
+        per_step(lambda: buffer.append(transition)) + per_step(lambda: buffer.sample(64))]
+    critic_part, actor_part = split_update(
+        lambda: train.train_model(*nets, *optimizers, batch, 0.99), optimizers[1])
+    rows['critic update'], rows['actor update'] = [critic_part], [actor_part]
+    rows['target update'] = [per_step(lambda: soft_target_update(*nets, 0.001))]
+
+    # the deck
+    args = train.parser.parse_args([])
+    nets = [deck_ddpg.Actor(3, 1, args), deck_ddpg.Critic(3, 1, args),
+            deck_ddpg.Actor(3, 1, args), deck_ddpg.Critic(3, 1, args)]
+    optimizers = [torch.optim.Adam(net.parameters(), lr=1e-3) for net in nets[:2]]
+    noise = deck_ddpg.OUNoise(1, 0.15, 0.0, 0.2)
+    deck_state = np.reshape(state, [1, 3])
+    deck_buffer = []
+    for _ in range(10000):
+        deck_buffer.append((deck_state, np.zeros((1, 1)), np.array([-1.0]), deck_state, 1))
+    from collections import deque
+    deck_buffer = deque(deck_buffer, maxlen=10000)
+    mini_batch = random.sample(deck_buffer, 64)
+    rows['acting'].append(per_step(lambda: deck_ddpg.get_action(
+        nets[0](torch.Tensor(deck_state)), noise)))
+    rows['env step'].append(per_step(lambda: env.step(np.zeros((1, 1)))))
+    assembly, critic_part, actor_part = split_update(
+        lambda: deck_ddpg.train_model(args, *nets, *optimizers, mini_batch), optimizers[1],
+        first_critic_call=nets[1])
+    rows['buffer (store, sample, batch assembly)'].append(
+        per_step(lambda: deck_buffer.append(deck_buffer[0]))
+        + per_step(lambda: random.sample(deck_buffer, 64)) + assembly)
+    rows['critic update'].append(critic_part)
+    rows['actor update'].append(actor_part)
+    rows['target update'].append(per_step(lambda: deck_ddpg.soft_target_update(*nets, 0.001)))
+    return rows
+
+
+def split_update(update, critic_optimizer, first_critic_call=None, n=500):
+    """Time one train_model call in parts: (batch assembly,) critic update, actor
+    update. The critic's optimizer step ends the critic update; for the deck, its
+    first critic forward ends the batch assembly that its train_model does first."""
+    marks = []
+    handles = [critic_optimizer.register_step_post_hook(lambda *_: marks.append(time.perf_counter()))]
+    if first_critic_call is not None:
+        handles.append(first_critic_call.register_forward_pre_hook(
+            lambda *_: marks.append(time.perf_counter()) if len(marks) % 3 == 0 else None))
+    parts = []
+    for _ in range(n):
+        marks.clear()
+        start = time.perf_counter()
+        update()
+        end = time.perf_counter()
+        edges = [start, *marks[:2 if first_critic_call is not None else 1], end]
+        parts.append(np.diff(edges) * 1e6)
+    for handle in handles:
+        handle.remove()
+    return list(np.median(parts[n // 10:], axis=0))
+
+
+def speed(args):
+    contenders = {'project': run_project, 'deck': run_deck}
+    if have_sb3():
+        contenders['sb3'] = run_sb3
+    else:
+        print('Stable-Baselines3 is not installed: pip install -r benchmarks/requirements.txt')
+    episodes = args.steps // 200
+    rates = {name: [] for name in contenders}
+    for repeat in range(args.repeats):
+        for name, run in contenders.items():
+            result = run(args.seed, episodes)
+            rates[name].append(result['steps'] / result['seconds'])
+            print('  round {} {:8s} {:7.0f} steps/s'.format(repeat + 1, name, rates[name][-1]),
+                  flush=True)
+    median = {name: statistics.median(r) for name, r in rates.items()}
+    print('\nenv steps per second, median of {} rounds of {} steps, one thread:'.format(
+        args.repeats, episodes * 200))
+    for name in contenders:
+        print('  {:8s} {:7.0f}'.format(name, median[name]))
+    for name in contenders:
+        if name != 'project':
+            print('  project / {}: {:.1f}x'.format(name, median['project'] / median[name]))
+    print('\nwhere one training step goes (microseconds, each part timed alone):')
+    print('  {:40s} {:>8s} {:>8s}'.format('', 'project', 'deck'))
+    rows = breakdown()
+    for name, (mine, deck) in rows.items():
+        print('  {:40s} {:8.0f} {:8.0f}'.format(name, mine, deck))
+    print('  {:40s} {:8.0f} {:8.0f}'.format('total', *np.sum(list(rows.values()), axis=0)))
+
+
+def goal(args):
+    print('wall-clock to the goal (100-episode mean > -300), seed {}, default flags:'.format(
+        args.seed))
+    results = {}
+    for name, run in (('project', run_project), ('deck', run_deck)):
+        results[name] = result = run(args.seed)
+        print('  {:8s} {}: {} episodes, {} steps, {:.0f} s'.format(
+            name, 'reached' if result['reached_goal'] else 'NOT reached', result['episodes'],
+            result['steps'], result['seconds']), flush=True)
+    print('  project / deck wall-clock: {:.2f} (the deck takes {:.1f}x as long)'.format(
+        results['project']['seconds'] / results['deck']['seconds'],
+        results['deck']['seconds'] / results['project']['seconds']))
+
+
+def seed_run(job):
+    one_thread()
+    name, seed = job
+    result = run_project(seed) if name == 'project' else run_deck(seed)
+    return name, seed, result['reached_goal'], result['episodes'], result['seconds']
+
+
+def seeds(args):
+    jobs = [(name, seed) for name in ('project', 'deck')
+            for seed in range(args.seed, args.seed + args.seeds)]
+    runs = {'project': [], 'deck': []}
+    with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
+        for name, seed, reached, episodes, seconds in pool.map(seed_run, jobs):
+            runs[name].append((reached, episodes, seconds))
+            print('  {:8s} seed {}: {} after {} episodes ({:.0f} s)'.format(
+                name, seed, 'goal' if reached else 'NO goal', episodes, seconds), flush=True)
+    print('\n{} seeds from {}, default flags, at most 1000 episodes each:'.format(
+        args.seeds, args.seed))
+    print('  {:8s} {:>8s} {:>16s} {:>15s}'.format('', 'reached', 'median episodes',
+                                                 'worst episodes'))
+    for name, results in runs.items():
+        reached = [episodes for ok, episodes, _ in results if ok]
+        print('  {:8s} {:>8s} {:>16s} {:>15s}'.format(
+            name, '{}/{}'.format(len(reached), len(results)),
+            '{:.0f}'.format(statistics.median(reached)) if reached else '-',
+            str(max(reached)) if reached else '-'))
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('mode', choices=['speed', 'goal', 'seeds'])
+    parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
+    parser.add_argument('--steps', type=int, default=12000,
+                        help='speed: env steps per round (the buffer fills at 10,000)')
+    parser.add_argument('--repeats', type=int, default=3, help='speed: rounds per contender')
+    parser.add_argument('--seeds', type=int, default=10, help='seeds: how many seeds')
+    parser.add_argument('--jobs', type=int, default=2, help='seeds: runs at a time')
+    args = parser.parse_args()
+    one_thread()
+    {'speed': speed, 'goal': goal, 'seeds': seeds}[args.mode](args)
