@@ -16,12 +16,14 @@ from utils import (OUNoise, actor_sizes, fail, get_action, has_display, load_act
                    make_env, model_path)
 
 parser = argparse.ArgumentParser(
-    description='Run a saved DDPG actor and show it (a window, or a video where there is no display).',
+    description='Run a saved DDPG actor and show it '
+                '(a window, or a video where there is no display).',
     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 parser.add_argument('--env_name', type=str, default=None,
                     help="environment; by default the one in the model's .json, else Pendulum-v1")
 parser.add_argument('--load_model', type=str, default='model.pth',
-                    help='actor file; a bare file name is looked up in save_model/, as the deck did')
+                    help='actor file; a bare file name is looked up in save_model/, '
+                         'as the deck did')
 parser.add_argument('--episodes', type=int, default=10, help='episodes to run')
 parser.add_argument('--seed', type=int, default=0, help="seeds the environment's start states")
 parser.add_argument('--hidden_size', type=int, default=None,

@@ -10,6 +10,7 @@ quoting medians and ratios measured in the same run.
 """
 import argparse
 import contextlib
+import importlib.util
 import io
 import os
 import random
@@ -95,7 +96,7 @@ def per_step(fn, n=2000):
 def breakdown():
     """Cost of each part of one training step, each timed alone with a full buffer
     (10,000 transitions), for the project's code and the deck's."""
-    from model import Actor, Critic
+    from model import Actor, Critic, forward_saving
     from utils import OUNoise, get_action, soft_target_update
     import gymnasium as gym
     env = gym.make('Pendulum-v1')
@@ -113,9 +114,9 @@ def breakdown():
     for _ in range(10000):
         buffer.append(transition)
 
-    def act():
+    def act():  # as train.py acts
         with torch.inference_mode():
-            policy = nets[0](torch.as_tensor(state, dtype=torch.float32))
+            policy, _ = forward_saving(nets[0], torch.as_tensor(state, dtype=torch.float32))
         return get_action(policy, noise)
     batch = buffer.sample(64)
     rows['acting'] = [per_step(act)]
@@ -157,23 +158,35 @@ def breakdown():
 
 def split_update(update, critic_optimizer, first_critic_call=None, n=500):
     """Time one train_model call in parts: (batch assembly,) critic update, actor
-    update. The critic's optimizer step ends the critic update; for the deck, its
+    update. The critic's optimizer step ends the critic update (the project steps it
+    through utils.adam_step, the deck through optimizer.step()); for the deck, its
     first critic forward ends the batch assembly that its train_model does first."""
     marks = []
-    handles = [critic_optimizer.register_step_post_hook(lambda *_: marks.append(time.perf_counter()))]
+
+    def mark(*_):
+        marks.append(time.perf_counter())
+
+    def adam_step(optimizer):
+        original(optimizer)
+        if optimizer is critic_optimizer:
+            mark()
+    original, train.adam_step = train.adam_step, adam_step
+    handles = [critic_optimizer.register_step_post_hook(mark)]
     if first_critic_call is not None:
         handles.append(first_critic_call.register_forward_pre_hook(
-            lambda *_: marks.append(time.perf_counter()) if len(marks) % 3 == 0 else None))
+            lambda *_: None if marks else mark()))
     parts = []
-    for _ in range(n):
-        marks.clear()
-        start = time.perf_counter()
-        update()
-        end = time.perf_counter()
-        edges = [start, *marks[:2 if first_critic_call is not None else 1], end]
-        parts.append(np.diff(edges) * 1e6)
-    for handle in handles:
-        handle.remove()
+    try:
+        for _ in range(n):
+            marks.clear()
+            start = time.perf_counter()
+            update()
+            end = time.perf_counter()
+            parts.append(np.diff([start, *marks[:2], end]) * 1e6)
+    finally:
+        train.adam_step = original
+        for handle in handles:
+            handle.remove()
     return list(np.median(parts[n // 10:], axis=0))
 
 
@@ -221,11 +234,22 @@ def goal(args):
         results['deck']['seconds'] / results['project']['seconds']))
 
 
+def evaluate(path, episodes=100):
+    """Mean score of a saved actor over `episodes` noiseless episodes, by test.py."""
+    spec = importlib.util.spec_from_file_location('watch', os.path.join(ROOT, 'test.py'))
+    watch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(watch)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return float(np.mean(watch.main(['--load_model', path, '--no_render',
+                                         '--episodes', str(episodes)])))
+
+
 def seed_run(job):
     one_thread()
     name, seed = job
     result = run_project(seed) if name == 'project' else run_deck(seed)
-    return name, seed, result['reached_goal'], result['episodes'], result['seconds']
+    score = evaluate(result['model']) if result['reached_goal'] else None
+    return name, seed, result['reached_goal'], result['episodes'], result['seconds'], score
 
 
 def seeds(args):
@@ -233,20 +257,25 @@ def seeds(args):
             for seed in range(args.seed, args.seed + args.seeds)]
     runs = {'project': [], 'deck': []}
     with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
-        for name, seed, reached, episodes, seconds in pool.map(seed_run, jobs):
-            runs[name].append((reached, episodes, seconds))
-            print('  {:8s} seed {}: {} after {} episodes ({:.0f} s)'.format(
-                name, seed, 'goal' if reached else 'NO goal', episodes, seconds), flush=True)
+        for name, seed, reached, episodes, seconds, score in pool.map(seed_run, jobs):
+            runs[name].append((reached, episodes, score))
+            print('  {:8s} seed {}: {} after {} episodes ({:.0f} s){}'.format(
+                name, seed, 'goal' if reached else 'NO goal', episodes, seconds,
+                '' if score is None else ', saved actor {:.0f}'.format(score)), flush=True)
     print('\n{} seeds from {}, default flags, at most 1000 episodes each:'.format(
         args.seeds, args.seed))
-    print('  {:8s} {:>8s} {:>16s} {:>15s}'.format('', 'reached', 'median episodes',
-                                                 'worst episodes'))
+    print('  {:8s} {:>8s} {:>16s} {:>15s} {:>22s}'.format(
+        '', 'reached', 'median episodes', 'worst episodes', 'saved actor (median)'))
     for name, results in runs.items():
         reached = [episodes for ok, episodes, _ in results if ok]
-        print('  {:8s} {:>8s} {:>16s} {:>15s}'.format(
+        scores = [score for ok, _, score in results if ok]
+        print('  {:8s} {:>8s} {:>16s} {:>15s} {:>22s}'.format(
             name, '{}/{}'.format(len(reached), len(results)),
             '{:.0f}'.format(statistics.median(reached)) if reached else '-',
-            str(max(reached)) if reached else '-'))
+            str(max(reached)) if reached else '-',
+            '{:.0f}'.format(statistics.median(scores)) if scores else '-'))
+    print('  (saved actor: mean score of the actor saved at the goal, 100 episodes '
+          'without noise, test.py --no_render --episodes 100)')
 
 
 if __name__ == '__main__':

@@ -167,6 +167,7 @@ def main(args, max_steps=None):
     steps = 0
     start = time.perf_counter()
     reached = False
+    ckpt_path = None
 
     for episode in range(args.max_iter_num):
         done = False
@@ -220,6 +221,6 @@ def main(args, max_steps=None):
 
     writer.close()
     env.close()
-    return {'reached_goal': reached, 'episodes': episode + 1, 'steps': steps,
+    return {'reached_goal': reached, 'episodes': episode + 1, 'steps': steps, 'model': ckpt_path,
             'seconds': time.perf_counter() - start,
             'score_avg': float(np.mean(recent_rewards)) if recent_rewards else None}

@@ -36,7 +36,8 @@ def adam_first_step(params, grads):
             p -= LR * g / (g.abs() + EPS)
 
 
-def reference_update(actor, critic, target_actor, target_critic, batch, actor_sees_new_critic=True):
+def reference_update(actor, critic, target_actor, target_critic, batch,
+                     actor_sees_new_critic=True):
     states, actions, rewards, next_states, masks = batch
     with torch.no_grad():
         y = rewards + masks * GAMMA * target_critic(next_states, target_actor(next_states))[:, 0]
