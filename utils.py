@@ -74,11 +74,12 @@ def adam_step(optimizer):
         return optimizer.step()
     params = group['params']
     state = [optimizer.state[p] for p in params]
-    if not state[0]:  # initialised as Adam.step() initialises it
-        for p, s in zip(params, state):
-            s['step'] = torch.zeros((), dtype=torch.float32, device=p.device)
-            s['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            s['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    if not state[0]:  # initialised as Adam.step() initialises it, as normal tensors
+        with torch.inference_mode(False):  # (train_model runs in inference mode)
+            for p, s in zip(params, state):
+                s['step'] = torch.zeros((), dtype=torch.float32, device=p.device)
+                s['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                s['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
     steps = [s['step'] for s in state]
     torch._foreach_add_(steps, 1)
     beta1, beta2 = group['betas']

@@ -155,3 +155,12 @@ def test_any_optimizer_is_honoured():
         autograd_train_model(*ref, *ref_sgd, batch, GAMMA)
     for mine, theirs in zip(nets, ref):
         assert_same_weights(mine, theirs)
+
+
+def test_the_optimizers_stay_usable_outside_train_model():
+    # train_model runs in inference mode; what it leaves behind (the gradients and
+    # Adam's state) must still work with plain autograd and optimizer.step() after.
+    nets = make_nets()
+    opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    train_model(*nets, *opts, fixed_batch(), GAMMA)
+    autograd_train_model(*nets, *opts, fixed_batch(), GAMMA)
