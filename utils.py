@@ -148,7 +148,10 @@ def save_actor(actor, path, info):
     """The deck's format, torch.save(actor.state_dict(), path), so the deck's own
     loading code still works; what else a user needs (env, episode, score) goes
     beside it in path + '.json'."""
-    atomic_write(path, lambda f: torch.save(actor.state_dict(), f))
+    # CPU copies of the weights (not in the deck, which never left the CPU), so an actor
+    # trained with --device cuda loads anywhere, with the deck's torch.load as well
+    weights = {k: v.cpu() for k, v in actor.state_dict().items()}
+    atomic_write(path, lambda f: torch.save(weights, f))
     text = json.dumps(info, indent=2) + "\n"
     atomic_write(path + ".json", lambda f: f.write(text.encode()))
 

@@ -19,14 +19,14 @@ DECK_DEFAULTS = {
     'render': False, 'gamma': 0.99, 'hidden_size': 64, 'batch_size': 64, 'actor_lr': 1e-3,
     'critic_lr': 1e-3, 'theta': 0.15, 'mu': 0.0, 'sigma': 0.2, 'tau': 0.001,
     'max_iter_num': 1000, 'log_interval': 10, 'goal_score': -300, 'logdir': './logs',
-    'seed': 500, 'replay_buffer_size': 10000}
+    'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu'}
 
 
 def stored(result):
     """The transitions in a run's replay buffer: (states, actions, rewards, next_states,
     masks) as NumPy arrays, oldest first (the runs here never wrap the ring)."""
     buffer = result['replay_buffer']
-    return [f.numpy() for f in buffer.split(torch.from_numpy(buffer.memory[:len(buffer)]))]
+    return buffer.split(buffer.memory[:len(buffer)])
 
 
 def train_in(tmp_path, *flags):
