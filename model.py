@@ -5,20 +5,29 @@ import torch.nn.functional as F
 
 
 class Actor(nn.Module):
-    """mu(s): state -> action. Linear output, unbounded, exactly as in the deck."""
+    """mu(s): state -> action. Linear output, unbounded, exactly as in the deck;
+    given action_bounds=(low, high) (train.py --tanh_actor), tanh-bounded instead."""
 
     # The deck passes `args` and reads args.hidden_size; a plain argument lets the
     # network be built without argparse (tests, test.py reading sizes from weights).
-    def __init__(self, state_size, action_size, hidden_size=64):
+    def __init__(self, state_size, action_size, hidden_size=64, action_bounds=None):
         super(Actor, self).__init__()
         self.fc1 = nn.Linear(state_size, hidden_size)
         self.fc2 = nn.Linear(hidden_size, hidden_size)
         self.fc3 = nn.Linear(hidden_size, action_size)
+        self.tanh = action_bounds is not None
+        if self.tanh:  # not in the deck: scale tanh's (-1, 1) to (low, high), per dimension.
+            # Buffers, so they move with .to(device) and are saved with the weights.
+            low, high = (torch.as_tensor(b, dtype=torch.float32) for b in action_bounds)
+            self.register_buffer('action_scale', (high - low) / 2)
+            self.register_buffer('action_bias', (high + low) / 2)
 
     def forward(self, x):
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         policy = self.fc3(x)
+        if self.tanh:
+            policy = torch.tanh(policy) * self.action_scale + self.action_bias
 
         return policy
 
@@ -49,11 +58,15 @@ class Critic(nn.Module):
 
 def forward_saving(net, x):
     """net(x) for an Actor or a Critic (given the critic's input torch.cat([s, a], 1)),
-    plus the layer inputs that backward() needs."""
+    plus the layer inputs that backward() needs (and tanh's output, for a tanh actor)."""
     w1, b1, w2, b2, w3, b3 = layer_parameters(net)
     h1 = F.linear(x, w1, b1).relu_()
     h2 = F.linear(h1, w2, b2).relu_()
-    return F.linear(h2, w3, b3), (x, h1, h2)
+    out = F.linear(h2, w3, b3)
+    if net.__dict__.get('tanh'):  # (getattr on a Critic would go through a slow exception)
+        t = out.tanh_()
+        return torch.addcmul(net.action_bias, t, net.action_scale), (x, h1, h2, t)
+    return out, (x, h1, h2)
 
 
 def layer_parameters(net):
@@ -74,6 +87,8 @@ def backward(net, saved, grad_output, param_grads=True):
     alone and returns d loss / d input instead."""
     params = layer_parameters(net)
     grad = grad_output
+    if len(saved) == 4:  # a tanh actor: d(scale * tanh z + bias)/dz = scale * (1 - tanh(z)^2)
+        grad = grad * net.action_scale * (1 - saved[3].square())
     for layer in (2, 1, 0):  # fc3, fc2, fc1
         weight, bias, layer_input = params[2 * layer], params[2 * layer + 1], saved[layer]
         if param_grads:

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from model import Actor
-from utils import (OUNoise, actor_sizes, fail, get_action, has_display, load_actor_weights,
-                   make_env, model_path)
+from utils import (OUNoise, actor_bounds, actor_sizes, fail, get_action, has_display,
+                   load_actor_weights, make_env, model_path)
 
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
@@ -76,7 +76,7 @@ def main(argv=None):
         fail('{} has hidden size {}, not {}; drop --hidden_size (it is read from the weights)'
              .format(path, hidden_size, args.hidden_size))
 
-    actor = Actor(state_size, action_size, hidden_size)
+    actor = Actor(state_size, action_size, hidden_size, actor_bounds(weights))
     actor.load_state_dict(weights)
     np.random.seed(args.seed)
     ou_noise = OUNoise(action_size, args.theta, args.mu, args.sigma) if args.noise else None

@@ -14,15 +14,22 @@ import torch
 import torch.optim as optim
 from tensorboardX import SummaryWriter
 
-from model import Actor, Critic, backward, forward_saving
-from utils import (OUNoise, actor_sizes, adam_step, fail, get_action, hard_target_update,
-                   has_display, load_actor_weights, make_env, model_path, save_actor,
-                   soft_target_update)
+from model import Actor, Critic, backward, forward_saving, layer_parameters
+from utils import (OUNoise, actor_bounds, actor_sizes, adam_step, fail, get_action,
+                   hard_target_update, has_display, load_actor_weights, make_env, model_path,
+                   save_actor, soft_target_update)
 
 def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError('{} is not a positive whole number'.format(text))
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError('{} is not a positive number'.format(text))
     return value
 
 
@@ -63,6 +70,20 @@ parser.add_argument('--device', type=str, default='cpu',
                     help='where the networks train: cpu, or cuda (cuda:N) where PyTorch sees '
                          'a GPU; for 64x64 networks the cpu is faster, a GPU pays for big ones')
 
+# Stabilizers: all off by default, so the deck's algorithm runs unchanged.
+parser.add_argument('--gradient_clip_actor', type=positive_float, default=None, metavar='NORM',
+                    help="clip the actor's gradient to this norm before each step (the deck's "
+                         "authors later used 0.5); use when train/actor_grad_norm spikes")
+parser.add_argument('--gradient_clip_critic', type=positive_float, default=None,
+                    metavar='NORM',
+                    help="clip the critic's gradient to this norm before each step (the deck's "
+                         "authors later used 1.0); use when train/critic_grad_norm or the "
+                         "critic loss spikes")
+parser.add_argument('--tanh_actor', action='store_true', default=False,
+                    help="bound the actor's output with tanh, scaled to the action bounds; use "
+                         "when actor/out_of_bounds climbs above 0 (the linear actor drifts "
+                         "past the bounds, where the critic cannot tell actions apart)")
+
 
 class ReplayBuffer:
     """The deck's deque(maxlen=10000) of (state, action, reward, next_state, mask)
@@ -90,9 +111,10 @@ class ReplayBuffer:
         self.index = (self.index + 1) % len(self.memory)  # overwrite the oldest when full
         self.size = min(self.size + 1, len(self.memory))
 
-    def sample(self, batch_size):
-        """(states, actions, rewards, next_states, masks) as tensors on the device."""
-        rows = self.memory.take(self.rng.choice(self.size, batch_size, replace=False), 0)
+    def sample(self, batch_size, rng=None):
+        """(states, actions, rewards, next_states, masks) as tensors on the device,
+        drawn by the buffer's generator, or by rng where one is given."""
+        rows = self.memory.take((rng or self.rng).choice(self.size, batch_size, replace=False), 0)
         if self.device.type != 'cpu':
             return self.split(torch.from_numpy(rows).to(self.device))  # one copy to the GPU
         # On the CPU, slicing in NumPy and sharing the memory costs a tenth of torch slicing.
@@ -107,10 +129,12 @@ class ReplayBuffer:
 
 @torch.inference_mode()  # like no_grad, and skips autograd's dispatch entirely
 def train_model(actor, critic, target_actor, target_critic,
-                actor_optimizer, critic_optimizer, batch, gamma):
+                actor_optimizer, critic_optimizer, batch, gamma,
+                gradient_clip_actor=None, gradient_clip_critic=None):
     """One DDPG update: the critic first, then the actor against the updated critic.
     batch = (states, actions, rewards, next_states, masks), float32 tensors shaped
     (B, S), (B, A), (B,), (B, S), (B,). Returns (critic_loss, actor_loss) as floats.
+    gradient_clip_*: clip that network's gradient to this norm before its step.
 
     The deck's autograd lines are kept as comments. The gradients are computed by
     hand (model.backward) because autograd's bookkeeping costs more than the
@@ -135,6 +159,8 @@ def train_model(actor, critic, target_actor, target_critic,
     error = q_value - target
     critic_loss = error.square().mean()
     backward(critic, saved, error.mul_(2 / batch_size))  # critic_loss.backward()
+    if gradient_clip_critic:  # the deck authors' later revision
+        torch.nn.utils.clip_grad_norm_(layer_parameters(critic), gradient_clip_critic)
     adam_step(critic_optimizer)
 
     # update actor: actor_loss = -critic(states, actor(states)).mean(), through the
@@ -145,9 +171,28 @@ def train_model(actor, critic, target_actor, target_critic,
     grad_input = backward(critic, saved, torch.full_like(q_value, -1 / batch_size),
                           param_grads=False)
     backward(actor, actor_saved, grad_input[:, state_size:])  # actor_loss.backward()
+    if gradient_clip_actor:
+        torch.nn.utils.clip_grad_norm_(layer_parameters(actor), gradient_clip_actor)
     adam_step(actor_optimizer)
 
     return critic_loss.item(), actor_loss.item()
+
+
+def diagnose(actor, critic, target_actor, target_critic, batch, gamma):
+    """What shows a collapse coming, measured on one batch without changing anything:
+    the spread of Q(s, mu(s)), and the gradient norms of the deck's two losses (before
+    any clipping). Plain autograd, as the deck wrote the update; once an episode."""
+    states, actions, rewards, next_states, masks = batch
+    with torch.no_grad():
+        target = rewards + masks * gamma * target_critic(
+            next_states, target_actor(next_states)).squeeze(1)
+    critic_loss = torch.nn.MSELoss()(critic(states, actions).squeeze(1), target)
+    critic_grads = torch.autograd.grad(critic_loss, list(critic.parameters()))
+    q_value = critic(states, actor(states))
+    actor_grads = torch.autograd.grad(-q_value.mean(), list(actor.parameters()))
+    return {'train/q_value_std': q_value.std().item(),
+            'train/critic_grad_norm': torch.nn.utils.get_total_norm(critic_grads).item(),
+            'train/actor_grad_norm': torch.nn.utils.get_total_norm(actor_grads).item()}
 
 
 def check_device(name):
@@ -218,8 +263,9 @@ def main(argv=None):
     print('state size:', state_size)
     print('action size:', action_size)
 
-    actor = Actor(state_size, action_size, args.hidden_size)
-    target_actor = Actor(state_size, action_size, args.hidden_size)
+    bounds = (env.action_space.low, env.action_space.high) if args.tanh_actor else None
+    actor = Actor(state_size, action_size, args.hidden_size, bounds)
+    target_actor = Actor(state_size, action_size, args.hidden_size, bounds)
     critic = Critic(state_size, action_size, args.hidden_size)
     target_critic = Critic(state_size, action_size, args.hidden_size)
 
@@ -230,6 +276,10 @@ def main(argv=None):
             fail('{} has (state, action, hidden) sizes {}, but {} with --hidden_size {} needs {}'
                  .format(path, actor_sizes(weights), env_name, args.hidden_size,
                          (state_size, action_size, args.hidden_size)))
+        if (actor_bounds(weights) is not None) != args.tanh_actor:
+            fail('{} holds {} actor; {} --tanh_actor to warm-start from it'.format(
+                path, *(('a tanh-bounded', 'add') if args.tanh_actor is False
+                        else ("the deck's linear", 'drop'))))
         actor.load_state_dict(weights)
         print('warm start: actor from {} (the critic starts fresh)'.format(path))
     for net in (actor, target_actor, critic, target_critic):
@@ -256,6 +306,7 @@ def main(argv=None):
 
     replay_buffer = ReplayBuffer(args.replay_buffer_size, state_size, action_size, args.seed,
                                  device)
+    probe_rng = np.random.default_rng([args.seed, 1])  # for diagnose(), apart from training
     recent_rewards = deque(maxlen=100)
     scores = []
     steps = 0
@@ -268,6 +319,7 @@ def main(argv=None):
             done = False
             score = 0
             losses = []
+            raw_actions = []  # the actor's own outputs, for the actor/ instruments
 
             ou_noise.reset()  # Algorithm 1: a new random process every episode
             # Gymnasium seeds the environment through its first reset.
@@ -282,6 +334,7 @@ def main(argv=None):
                     policy, _ = forward_saving(actor, torch.as_tensor(
                         state, dtype=torch.float32, device=device))
                 action = get_action(policy, ou_noise)
+                raw_actions.append(policy)
 
                 # Clip only what the environment gets. The buffer keeps the unclipped
                 # action: the linear actor can leave the bounds, and the critic must
@@ -304,7 +357,9 @@ def main(argv=None):
                     mini_batch = replay_buffer.sample(args.batch_size)
                     losses.append(train_model(actor, critic, target_actor, target_critic,
                                               actor_optimizer, critic_optimizer,
-                                              mini_batch, args.gamma))
+                                              mini_batch, args.gamma,
+                                              args.gradient_clip_actor,
+                                              args.gradient_clip_critic))
 
                     soft_target_update(actor, critic, target_actor, target_critic, args.tau)
 
@@ -321,6 +376,17 @@ def main(argv=None):
                 writer.add_scalar('train/actor_loss', actor_loss, episode)
                 # actor_loss is -mean Q(s, mu(s)) over the batch
                 writer.add_scalar('train/q_value', -actor_loss, episode)
+                # One more batch, from a generator of its own so the run stays the same.
+                probe = replay_buffer.sample(args.batch_size, probe_rng)
+                for tag, value in diagnose(actor, critic, target_actor, target_critic,
+                                           probe, args.gamma).items():
+                    writer.add_scalar(tag, value, episode)
+            raw = torch.stack(raw_actions).cpu()
+            writer.add_scalar('actor/action_mean', raw.mean().item(), episode)
+            writer.add_scalar('actor/action_abs_max', raw.abs().max().item(), episode)
+            writer.add_scalar('actor/out_of_bounds', ((raw < torch.from_numpy(low))
+                                                      | (raw > torch.from_numpy(high)))
+                              .float().mean().item(), episode)
 
             if episode % args.log_interval == 0:
                 print('{} episode | score_avg: {:.2f}'.format(episode, score_avg), flush=True)

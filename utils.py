@@ -188,6 +188,15 @@ def load_actor_weights(path):
     return state, info
 
 
+def actor_bounds(state):
+    """(low, high) of a tanh-bounded actor (train.py --tanh_actor), which keeps them in
+    its state_dict; None for the deck's linear actor."""
+    if "action_scale" not in state:
+        return None
+    return (state["action_bias"] - state["action_scale"],
+            state["action_bias"] + state["action_scale"])
+
+
 def actor_sizes(state):
     """(state_size, action_size, hidden_size) read off an actor's state_dict."""
     hidden_size, state_size = state["fc1.weight"].shape

@@ -1,4 +1,5 @@
 """train.py's loop: the deck's flags, its bug fixes, the goal, saving and logging."""
+import copy
 import json
 import os
 import re
@@ -12,14 +13,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import train
 import utils
 from conftest import assert_clean_error, run_script
-from model import Actor
+from model import Actor, Critic
 
 DECK_DEFAULTS = {
     'env_name': 'Pendulum-v1', 'load_model': None, 'save_path': './save_model/',
     'render': False, 'gamma': 0.99, 'hidden_size': 64, 'batch_size': 64, 'actor_lr': 1e-3,
     'critic_lr': 1e-3, 'theta': 0.15, 'mu': 0.0, 'sigma': 0.2, 'tau': 0.001,
     'max_iter_num': 1000, 'log_interval': 10, 'goal_score': -300, 'logdir': './logs',
-    'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu'}
+    'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu',
+    # the stabilizers, off: the deck's algorithm
+    'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False}
 
 
 def stored(result):
@@ -172,10 +175,72 @@ def test_tensorboard_logs_read_back_with_tensorboards_reader(tmp_path):
     np.testing.assert_allclose([e.value for e in avg],
                                np.cumsum(result['scores']) / [1, 2, 3], rtol=1e-6)
     # Updates start after batch_size steps, inside the first episode.
-    for tag in ('train/critic_loss', 'train/actor_loss', 'train/q_value'):
+    for tag in ('train/critic_loss', 'train/actor_loss', 'train/q_value', 'train/q_value_std',
+                'train/critic_grad_norm', 'train/actor_grad_norm', 'actor/action_mean',
+                'actor/action_abs_max', 'actor/out_of_bounds'):
         assert tag in scalars and len(events.Scalars(tag)) == 3
     text = events.Tensors('hyperparameters/text_summary')[0].tensor_proto.string_val[0].decode()
     assert '|gamma|0.99|' in text and '|seed|7|' in text
+
+
+def scalars(run_dir, tag):
+    events = EventAccumulator(run_dir)
+    events.Reload()
+    return np.array([e.value for e in events.Scalars(tag)])
+
+
+def test_the_actor_instruments_report_its_raw_output(tmp_path):
+    # With sigma 0 the OU noise stays at 0, so the buffer holds the actor's raw
+    # outputs, episode by episode, to check the logged values against.
+    result = train_in(tmp_path, '--max_iter_num', 3, '--sigma', 0)
+    actions = stored(result)[1].reshape(3, 200)
+    np.testing.assert_allclose(scalars(result['run_dir'], 'actor/action_mean'),
+                               actions.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(scalars(result['run_dir'], 'actor/action_abs_max'),
+                               np.abs(actions).max(1), rtol=1e-6)
+    out = scalars(result['run_dir'], 'actor/out_of_bounds')
+    np.testing.assert_allclose(out, (np.abs(actions) > 2).mean(1))
+    assert out.max() > 0  # this seed's linear actor does leave the bounds early on
+
+
+def test_diagnose_measures_the_gradients_the_update_uses_and_changes_nothing():
+    torch.manual_seed(0)
+    nets = [Actor(3, 1), Critic(3, 1), Actor(3, 1), Critic(3, 1)]
+    batch = (torch.randn(64, 3), torch.randn(64, 1), -torch.rand(64), torch.randn(64, 3),
+             torch.ones(64))
+    before = [copy.deepcopy(net.state_dict()) for net in nets]
+    found = train.diagnose(*nets, batch, 0.99)
+    for net, state in zip(nets, before):
+        for name, value in net.state_dict().items():
+            assert torch.equal(value, state[name])
+        assert all(p.grad is None for p in net.parameters())
+    # train_model leaves each network's gradient in .grad; with a learning rate of 0
+    # the critic does not move, so both gradients are those diagnose() measured.
+    optimizers = [torch.optim.SGD(net.parameters(), lr=0.0) for net in nets[:2]]
+    train.train_model(*nets, *optimizers, batch, 0.99)
+    for tag, net in (('train/actor_grad_norm', nets[0]), ('train/critic_grad_norm', nets[1])):
+        norm = torch.nn.utils.get_total_norm([p.grad for p in net.parameters()]).item()
+        assert abs(found[tag] - norm) <= 1e-5 * norm, tag
+    with torch.no_grad():
+        q = nets[1](batch[0], nets[0](batch[0]))
+    assert abs(found['train/q_value_std'] - q.std().item()) < 1e-6
+
+
+def test_the_tanh_actor_run_stays_in_bounds_and_its_actor_loads_in_test_py(tmp_path):
+    result = train_in(tmp_path, '--max_iter_num', 2, '--tanh_actor', '--gradient_clip_actor',
+                      0.5, '--gradient_clip_critic', 1.0)
+    assert (scalars(result['run_dir'], 'actor/out_of_bounds') == 0).all()
+    assert (scalars(result['run_dir'], 'actor/action_abs_max') <= 2).all()
+    assert np.abs(stored(result)[1]).max() > 2  # the noise still explores past the bounds
+    weights = torch.load(result['model'], weights_only=True)
+    torch.testing.assert_close(weights['action_scale'], torch.tensor([2.0]))
+    shown = run_script('test.py', '--load_model', result['model'], '--no_render',
+                       '--episodes', 1)
+    assert shown.returncode == 0 and 'score:' in shown.stdout, shown.stderr
+    # A tanh actor cannot warm-start the deck's linear one, and the reverse.
+    refused = run_script('train.py', '--save_path', tmp_path, '--logdir', tmp_path,
+                         '--load_model', result['model'])
+    assert_clean_error(refused, 'holds a tanh-bounded actor', 'add --tanh_actor')
 
 
 def test_a_second_run_gets_its_own_log_folder(tmp_path):
@@ -227,6 +292,8 @@ def test_bad_input_gets_one_clear_line(tmp_path, flags, fragments):
 
 @pytest.mark.parametrize('flags, fragment', [
     (['--max_iter_num', '0'], 'argument --max_iter_num: 0 is not a positive whole number'),
+    (['--gradient_clip_actor', '0'], 'argument --gradient_clip_actor: 0 is not a positive number'),
+    (['--gradient_clip_critic', 'nan'], 'argument --gradient_clip_critic: nan is not a positive'),
     (['--log_interval', '-1'], 'argument --log_interval: -1 is not a positive whole number'),
     (['--batch_size', '100', '--replay_buffer_size', '50'],
      '--replay_buffer_size (50) must hold at least one batch (--batch_size 100)'),

@@ -2,6 +2,7 @@
 then the actor up the gradient of the critic it has just updated."""
 import copy
 
+import pytest
 import torch
 import torch.optim as optim
 
@@ -11,11 +12,11 @@ from train import train_model
 GAMMA, LR, EPS = 0.99, 1e-3, 1e-8
 
 
-def make_nets(seed=0):
+def make_nets(seed=0, bounds=None):
     torch.manual_seed(seed)
-    actor, critic = Actor(3, 1, 64), Critic(3, 1, 64)
+    actor, critic = Actor(3, 1, 64, bounds), Critic(3, 1, 64)
     # Targets that differ from the online networks, as they do after some training.
-    target_actor, target_critic = Actor(3, 1, 64), Critic(3, 1, 64)
+    target_actor, target_critic = Actor(3, 1, 64, bounds), Critic(3, 1, 64)
     return actor, critic, target_actor, target_critic
 
 
@@ -109,8 +110,10 @@ def test_mask_zero_means_no_bootstrap():
 
 
 def autograd_train_model(actor, critic, target_actor, target_critic,
-                         actor_optimizer, critic_optimizer, batch, gamma):
-    """The deck's train_model in plain autograd: the reference for the hand-written one."""
+                         actor_optimizer, critic_optimizer, batch, gamma,
+                         gradient_clip_actor=None, gradient_clip_critic=None):
+    """The deck's train_model in plain autograd: the reference for the hand-written one
+    (with the gradient clipping of the deck authors' later revision, when asked)."""
     states, actions, rewards, next_states, masks = batch
     q_value = critic(states, actions).squeeze(1)
     target_next_policy = target_actor(next_states)
@@ -119,11 +122,15 @@ def autograd_train_model(actor, critic, target_actor, target_critic,
     critic_loss = torch.nn.MSELoss()(q_value, target.detach())
     critic_optimizer.zero_grad()
     critic_loss.backward()
+    if gradient_clip_critic:
+        torch.nn.utils.clip_grad_norm_(critic.parameters(), gradient_clip_critic)
     critic_optimizer.step()
     policy = actor(states)
     actor_loss = -critic(states, policy).mean()
     actor_optimizer.zero_grad()
     actor_loss.backward()
+    if gradient_clip_actor:
+        torch.nn.utils.clip_grad_norm_(actor.parameters(), gradient_clip_actor)
     actor_optimizer.step()
     return critic_loss.item(), actor_loss.item()
 
@@ -164,3 +171,62 @@ def test_the_optimizers_stay_usable_outside_train_model():
     opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
     train_model(*nets, *opts, fixed_batch(), GAMMA)
     autograd_train_model(*nets, *opts, fixed_batch(), GAMMA)
+
+
+def grad_norm(net):
+    return torch.nn.utils.get_total_norm([p.grad for p in net.parameters()]).item()
+
+
+@pytest.mark.parametrize('clip_actor, clip_critic', [(0.02, None), (None, 1.0), (0.02, 1.0)])
+def test_gradient_clipping_bounds_the_norm_and_matches_clip_grad_norm(clip_actor, clip_critic):
+    # Unclipped, both gradients of this batch are well above the bounds (the actor's
+    # is small while the critic is untrained)...
+    nets = make_nets()
+    opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    train_model(*nets, *opts, fixed_batch(), GAMMA)
+    assert grad_norm(nets[0]) > 0.05 and grad_norm(nets[1]) > 10
+    # ...clipped, the gradient each step used is at most the bound, and the update is
+    # the autograd form with torch.nn.utils.clip_grad_norm_, over several steps.
+    nets, ref = make_nets(), make_nets()
+    opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    ref_opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in ref[:2]]
+    for step in range(5):
+        batch = fixed_batch()
+        batch = (batch[0] + step, *batch[1:])
+        train_model(*nets, *opts, batch, GAMMA, clip_actor, clip_critic)
+        autograd_train_model(*ref, *ref_opts, batch, GAMMA, clip_actor, clip_critic)
+        for net, bound in ((nets[0], clip_actor), (nets[1], clip_critic)):
+            if bound:
+                assert grad_norm(net) <= bound * (1 + 1e-5)
+    for mine, theirs in zip(nets, ref):
+        assert_same_weights(mine, theirs)
+
+
+def test_a_tanh_actor_stays_within_the_bounds():
+    actor = Actor(3, 2, 64, (torch.tensor([-2.0, 0.0]), torch.tensor([2.0, 1.0])))
+    with torch.no_grad():
+        for p in actor.parameters():
+            p.mul_(100)  # outputs far beyond any bound before the tanh
+        actions = actor(100 * torch.randn(1000, 3))
+    assert actions[:, 0].min() >= -2 and actions[:, 0].max() <= 2
+    assert actions[:, 1].min() >= 0 and actions[:, 1].max() <= 1
+    assert actions[:, 0].abs().max() > 1.99  # the whole range is reachable
+
+
+def test_the_update_of_a_tanh_actor_matches_the_autograd_form():
+    bounds = (torch.tensor([-2.0]), torch.tensor([2.0]))
+    nets, ref = make_nets(bounds=bounds), make_nets(bounds=bounds)
+    opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    ref_opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in ref[:2]]
+    for step in range(10):
+        batch = fixed_batch()
+        batch = (batch[0] + step, *batch[1:])
+        losses = train_model(*nets, *opts, batch, GAMMA)
+        ref_losses = autograd_train_model(*ref, *ref_opts, batch, GAMMA)
+        for mine, theirs in zip(losses, ref_losses):
+            assert abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
+    for mine, theirs in zip(nets, ref):
+        assert_same_weights(mine, theirs)
+    # The default actor has no tanh and keeps the deck's state_dict keys.
+    assert list(make_nets()[0].state_dict()) == [
+        'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias']
