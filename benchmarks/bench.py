@@ -246,36 +246,48 @@ def evaluate(path, episodes=100):
 
 def seed_run(job):
     one_thread()
-    name, seed = job
-    result = run_project(seed) if name == 'project' else run_deck(seed)
+    name, flags, seed = job
+    result = run_deck(seed) if name == 'deck' else run_project(seed, flags=flags)
     score = evaluate(result['model']) if result['reached_goal'] else None
-    return name, seed, result['reached_goal'], result['episodes'], result['seconds'], score
+    return (name, seed, result['reached_goal'], result['episodes'], result['seconds'], score,
+            result.get('run_dir'))
 
 
 def seeds(args):
-    jobs = [(name, seed) for name in ('project', 'deck')
+    """Each configuration over the same seeds: who reaches the goal, how fast, and how
+    good the saved actor is without noise."""
+    configs = [('defaults', [])] + [(name, flags.split()) for name, _, flags in
+                                    (c.partition('=') for c in args.config)]
+    if not args.no_deck:
+        configs.append(('deck', None))
+    jobs = [(name, flags, seed) for name, flags in configs
             for seed in range(args.seed, args.seed + args.seeds)]
-    runs = {'project': [], 'deck': []}
+    runs = {name: [] for name, _ in configs}
     with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
-        for name, seed, reached, episodes, seconds, score in pool.map(seed_run, jobs):
-            runs[name].append((reached, episodes, score))
-            print('  {:8s} seed {}: {} after {} episodes ({:.0f} s){}'.format(
+        for name, seed, reached, episodes, seconds, score, logs in pool.map(seed_run, jobs):
+            runs[name].append((reached, episodes, seconds, score))
+            print('  {:10s} seed {}: {} after {} episodes ({:.0f} s){}{}'.format(
                 name, seed, 'goal' if reached else 'NO goal', episodes, seconds,
-                '' if score is None else ', saved actor {:.0f}'.format(score)), flush=True)
-    print('\n{} seeds from {}, default flags, at most 1000 episodes each:'.format(
-        args.seeds, args.seed))
-    print('  {:8s} {:>8s} {:>16s} {:>15s} {:>22s}'.format(
-        '', 'reached', 'median episodes', 'worst episodes', 'saved actor (median)'))
+                '' if score is None else ', saved actor {:.1f}'.format(score),
+                ', logs in ' + logs if logs else ''), flush=True)
+    print('\n{} seeds from {}, at most 1000 episodes each, {} runs at a time:'.format(
+        args.seeds, args.seed, args.jobs))
+    for name, flags in configs:
+        print('  {:10s} {}'.format(name, "the deck's loop" if flags is None
+                                   else ' '.join(flags) or 'default flags'))
+    print('\n| configuration | reached | median episodes | worst episodes | median seconds '
+          '| saved actors, no noise (median; worst) |\n|---|---|---|---|---|---|')
     for name, results in runs.items():
-        reached = [episodes for ok, episodes, _ in results if ok]
-        scores = [score for ok, _, score in results if ok]
-        print('  {:8s} {:>8s} {:>16s} {:>15s} {:>22s}'.format(
-            name, '{}/{}'.format(len(reached), len(results)),
-            '{:.0f}'.format(statistics.median(reached)) if reached else '-',
-            str(max(reached)) if reached else '-',
-            '{:.0f}'.format(statistics.median(scores)) if scores else '-'))
-    print('  (saved actor: mean score of the actor saved at the goal, 100 episodes '
-          'without noise, test.py --no_render --episodes 100)')
+        reached = [(episodes, seconds, score) for ok, episodes, seconds, score in results if ok]
+        episodes, seconds, scores = zip(*reached) if reached else ((), (), ())
+        print('| {} | {}/{} | {} | {} | {} | {} |'.format(
+            name, len(reached), len(results),
+            '{:.0f}'.format(statistics.median(episodes)) if reached else '-',
+            max(episodes) if reached else '-',
+            '{:.0f}'.format(statistics.median(seconds)) if reached else '-',
+            '{:.0f}; {:.0f}'.format(statistics.median(scores), min(scores)) if reached else '-'))
+    print('(saved actor: the mean score of the actor saved at the goal over 100 episodes '
+          'without noise, by test.py --no_render --episodes 100)')
 
 
 if __name__ == '__main__':
@@ -287,6 +299,11 @@ if __name__ == '__main__':
     parser.add_argument('--repeats', type=int, default=3, help='speed: rounds per contender')
     parser.add_argument('--seeds', type=int, default=10, help='seeds: how many seeds')
     parser.add_argument('--jobs', type=int, default=2, help='seeds: runs at a time')
+    parser.add_argument('--config', action='append', default=[], metavar='NAME=FLAGS',
+                        help='seeds: a configuration of train.py flags to run beside the '
+                             'defaults, e.g. "recipe=--tanh_actor --tau 0.005" (repeatable)')
+    parser.add_argument('--no_deck', action='store_true',
+                        help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
     one_thread()
     {'speed': speed, 'goal': goal, 'seeds': seeds}[args.mode](args)
