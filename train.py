@@ -15,9 +15,9 @@ import torch.optim as optim
 from tensorboardX import SummaryWriter
 
 from model import Actor, Critic, backward, forward_saving, layer_parameters
-from utils import (OUNoise, actor_bounds, actor_sizes, adam_step, fail, get_action,
-                   hard_target_update, has_display, load_actor_weights, make_env, model_path,
-                   save_actor, soft_target_update)
+from utils import (OUNoise, actor_bounds, actor_sizes, adam_step, clip_grad_norm, fail,
+                   get_action, hard_target_update, has_display, load_actor_weights, make_env,
+                   model_path, save_actor, soft_target_update)
 
 def positive_int(text):
     value = int(text)
@@ -160,7 +160,7 @@ def train_model(actor, critic, target_actor, target_critic,
     critic_loss = error.square().mean()
     backward(critic, saved, error.mul_(2 / batch_size))  # critic_loss.backward()
     if gradient_clip_critic:  # the deck authors' later revision
-        torch.nn.utils.clip_grad_norm_(layer_parameters(critic), gradient_clip_critic)
+        clip_grad_norm(layer_parameters(critic), gradient_clip_critic)
     adam_step(critic_optimizer)
 
     # update actor: actor_loss = -critic(states, actor(states)).mean(), through the
@@ -172,7 +172,7 @@ def train_model(actor, critic, target_actor, target_critic,
                           param_grads=False)
     backward(actor, actor_saved, grad_input[:, state_size:])  # actor_loss.backward()
     if gradient_clip_actor:
-        torch.nn.utils.clip_grad_norm_(layer_parameters(actor), gradient_clip_actor)
+        clip_grad_norm(layer_parameters(actor), gradient_clip_actor)
     adam_step(actor_optimizer)
 
     return critic_loss.item(), actor_loss.item()

@@ -223,15 +223,19 @@ def speed(args):
 def goal(args):
     print('wall-clock to the goal (100-episode mean > -300), seed {}, default flags:'.format(
         args.seed))
+    contenders = [('project', lambda seed: run_project(seed))] + [
+        (name, lambda seed, flags=flags.split(): run_project(seed, flags=flags))
+        for name, _, flags in (c.partition('=') for c in args.config)] + [('deck', run_deck)]
     results = {}
-    for name, run in (('project', run_project), ('deck', run_deck)):
+    for name, run in contenders:
         results[name] = result = run(args.seed)
         print('  {:8s} {}: {} episodes, {} steps, {:.0f} s'.format(
             name, 'reached' if result['reached_goal'] else 'NOT reached', result['episodes'],
             result['steps'], result['seconds']), flush=True)
-    print('  project / deck wall-clock: {:.2f} (the deck takes {:.1f}x as long)'.format(
-        results['project']['seconds'] / results['deck']['seconds'],
-        results['deck']['seconds'] / results['project']['seconds']))
+    for name, _ in contenders[:-1]:
+        print('  {} / deck wall-clock: {:.2f} (the deck takes {:.1f}x as long)'.format(
+            name, results[name]['seconds'] / results['deck']['seconds'],
+            results['deck']['seconds'] / results[name]['seconds']))
 
 
 def evaluate(path, episodes=100):
@@ -300,7 +304,7 @@ if __name__ == '__main__':
     parser.add_argument('--seeds', type=int, default=10, help='seeds: how many seeds')
     parser.add_argument('--jobs', type=int, default=2, help='seeds: runs at a time')
     parser.add_argument('--config', action='append', default=[], metavar='NAME=FLAGS',
-                        help='seeds: a configuration of train.py flags to run beside the '
+                        help='seeds, goal: a configuration of train.py flags to run beside the '
                              'defaults, e.g. "recipe=--tanh_actor --tau 0.005" (repeatable)')
     parser.add_argument('--no_deck', action='store_true',
                         help="seeds: leave out the deck's loop (the slowest)")
