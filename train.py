@@ -68,7 +68,7 @@ parser.add_argument('--replay_buffer_size', type=positive_int, default=10000,
                     help='transitions kept in the first-in-first-out replay buffer')
 parser.add_argument('--device', type=str, default='cpu',
                     help='where the networks train: cpu, or cuda (cuda:N) where PyTorch sees '
-                         'a GPU; for 64x64 networks the cpu is faster, a GPU pays for big ones')
+                         'a GPU; expect a GPU to pay only for a large --hidden_size')
 
 # Stabilizers: all off by default, so the deck's algorithm runs unchanged.
 parser.add_argument('--gradient_clip_actor', type=positive_float, default=None, metavar='NORM',
@@ -277,9 +277,10 @@ def main(argv=None):
                  .format(path, actor_sizes(weights), env_name, args.hidden_size,
                          (state_size, action_size, args.hidden_size)))
         if (actor_bounds(weights) is not None) != args.tanh_actor:
+            kind, fix = (("the deck's linear", 'drop') if args.tanh_actor
+                         else ('a tanh-bounded', 'add'))
             fail('{} holds {} actor; {} --tanh_actor to warm-start from it'.format(
-                path, *(('a tanh-bounded', 'add') if args.tanh_actor is False
-                        else ("the deck's linear", 'drop'))))
+                path, kind, fix))
         actor.load_state_dict(weights)
         print('warm start: actor from {} (the critic starts fresh)'.format(path))
     for net in (actor, target_actor, critic, target_critic):
