@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from model import Actor
-from utils import (OUNoise, actor_bounds, actor_sizes, fail, get_action, has_display,
-                   load_actor_weights, make_env, model_path)
+from utils import (OUNoise, actor_bounds, actor_sizes, check_writable, fail, finite_float, get_action,
+                   has_display, load_actor_weights, make_env, model_path, non_negative_float,
+                   positive_int)
 
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
@@ -22,17 +23,17 @@ parser = argparse.ArgumentParser(
 parser.add_argument('--env_name', type=str, default=None,
                     help="environment; by default the one in the model's .json, else Pendulum-v1")
 parser.add_argument('--load_model', type=str, default='model.pth',
-                    help='actor file; a bare file name is looked up in save_model/, '
-                         'as the deck did')
-parser.add_argument('--episodes', type=int, default=10, help='episodes to run')
+                    help='actor file (or a checkpoint of train.py); a bare file name is '
+                         'looked up in save_model/, as the deck did')
+parser.add_argument('--episodes', type=positive_int, default=10, help='episodes to run')
 parser.add_argument('--seed', type=int, default=0, help="seeds the environment's start states")
-parser.add_argument('--hidden_size', type=int, default=None,
+parser.add_argument('--hidden_size', type=positive_int, default=None,
                     help='only a check: the size is read from the weights')
 parser.add_argument('--noise', action='store_true',
                     help="add the deck's OU exploration noise (off: measure the policy itself)")
-parser.add_argument('--theta', type=float, default=0.15, help='OU noise theta, with --noise')
-parser.add_argument('--mu', type=float, default=0.0, help='OU noise mu, with --noise')
-parser.add_argument('--sigma', type=float, default=0.2, help='OU noise sigma, with --noise')
+parser.add_argument('--theta', type=non_negative_float, default=0.15, help='OU noise theta, with --noise')
+parser.add_argument('--mu', type=finite_float, default=0.0, help='OU noise mu, with --noise')
+parser.add_argument('--sigma', type=non_negative_float, default=0.2, help='OU noise sigma, with --noise')
 parser.add_argument('--no_render', action='store_true', help='no window, no video: scores only')
 parser.add_argument('--record', type=str, default=None, metavar='PATH.mp4',
                     help='write the episodes to this MP4 file instead of a window '
@@ -41,8 +42,6 @@ parser.add_argument('--record', type=str, default=None, metavar='PATH.mp4',
 
 def main(argv=None):
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error('--episodes must be at least 1')
     if args.record and not args.record.endswith('.mp4'):
         parser.error('--record needs a file name ending in .mp4')
 
@@ -87,8 +86,7 @@ def main(argv=None):
     video = None
     if record:
         import imageio.v2 as imageio  # only needed for videos
-        if os.path.dirname(record):
-            os.makedirs(os.path.dirname(record), exist_ok=True)
+        check_writable(os.path.dirname(record) or '.', '--record')
         partial = record[:-len('.mp4')] + '.part.mp4'  # renamed when complete
         video = imageio.get_writer(partial, fps=env.metadata.get('render_fps', 30),
                                    macro_block_size=2)

@@ -1,8 +1,12 @@
 """OU noise, action selection and target updates of the deck, plus the few helpers
 that train.py and test.py share (making the environment, saving and loading actors)."""
+import argparse
+import io
 import json
+import math
 import os
 import sys
+import tempfile
 
 import gymnasium as gym
 import numpy as np
@@ -107,6 +111,60 @@ def fail(message):
     raise SystemExit(f"error: {message}")
 
 
+def _number(text, ok, what):
+    """An argparse type: float(text) where ok(value), else argparse's usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a number")
+    if math.isnan(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"{text} is not {what}")
+    return value
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
+def positive_float(text):
+    return _number(text, lambda x: 0 < x < math.inf, "a positive number")
+
+
+def non_negative_float(text):
+    return _number(text, lambda x: 0 <= x < math.inf, "a number >= 0")
+
+
+def unit_interval(text):  # gamma
+    return _number(text, lambda x: 0 <= x <= 1, "in [0, 1]")
+
+
+def half_open_unit_interval(text):  # tau
+    return _number(text, lambda x: 0 < x <= 1, "in (0, 1]")
+
+
+def finite_float(text):
+    return _number(text, math.isfinite, "a finite number")
+
+
+def float_not_nan(text):  # --goal_score inf: never stop early
+    return _number(text, lambda x: True, "a number")
+
+
+def check_writable(folder, flag):
+    """Create folder if needed and write a file in it, now rather than after an hour
+    of training; one line naming the flag if that fails."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        fail(f"cannot write to {flag} {folder}: {e.strerror or e}; "
+             f"choose a folder you can write to with {flag}")
+
+
 def has_display():
     """A window can open: always on macOS and Windows; on Linux only with X11 or Wayland."""
     return not sys.platform.startswith('linux') or bool(
@@ -154,6 +212,14 @@ def atomic_write(path, write):
         raise
 
 
+def save_torch(obj, path):
+    """torch.save(obj, path), atomically. The bytes are made in memory first, so a full
+    disk surfaces as the OSError that says so, and the old file stays."""
+    data = io.BytesIO()
+    torch.save(obj, data)
+    atomic_write(path, lambda f: f.write(data.getbuffer()))
+
+
 def save_actor(actor, path, info):
     """The deck's format, torch.save(actor.state_dict(), path), so the deck's own
     loading code still works; what else a user needs (env, episode, score) goes
@@ -161,7 +227,7 @@ def save_actor(actor, path, info):
     # CPU copies of the weights (not in the deck, which never left the CPU), so an actor
     # trained with --device cuda loads anywhere, with the deck's torch.load as well
     weights = {k: v.cpu() for k, v in actor.state_dict().items()}
-    atomic_write(path, lambda f: torch.save(weights, f))
+    save_torch(weights, path)
     text = json.dumps(info, indent=2) + "\n"
     atomic_write(path + ".json", lambda f: f.write(text.encode()))
 
@@ -171,30 +237,50 @@ def model_path(load_model, save_path):
     return load_model if os.path.dirname(load_model) else os.path.join(save_path, load_model)
 
 
-def load_actor_weights(path):
-    """Return (actor state_dict, info) from the deck's format (a bare actor state_dict,
-    also as .pth.tar) or from a checkpoint dict holding one under 'actor'. Loading
-    uses weights_only=True: a model file can never run code."""
+# What marks a full training checkpoint of train.py (and the version of its layout).
+CHECKPOINT = "ddpg training checkpoint 1"
+
+
+def load_model_file(path):
+    """torch.load(path) of an actor file or a checkpoint, with weights_only=True: a
+    model file can never run code. Anything wrong gets one line, not a traceback."""
     if not os.path.isfile(path):
         fail(f"no model file at {path}; train one with `python train.py`, "
-             "or point --load_model at a saved actor")
+             "or point --load_model at a saved actor or checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds: UnpicklingError, RuntimeError, KeyError
         if "GLOBAL" in str(e):  # weights_only met a class or function it would have to call
             fail(f"refused to load {path}: it holds Python objects that would run code "
                  "when unpickled; only plain weights are accepted")
         fail(f"cannot read {path}: it is not a PyTorch model file, or it is truncated "
-             f"({type(e).__name__}); point --load_model at a saved actor")
+             f"({type(e).__name__}); point --load_model at a saved actor or checkpoint")
+
+
+def is_checkpoint(state):
+    """Whether a loaded model file is a full training checkpoint (train.py resumes it)."""
+    return isinstance(state, dict) and state.get("format") == CHECKPOINT
+
+
+def load_actor_weights(path, state=None):
+    """Return (actor state_dict, info) from the deck's format (a bare actor state_dict,
+    also as .pth.tar), from a checkpoint dict holding one under 'actor', or from
+    state, the file as load_model_file already loaded it."""
+    state = load_model_file(path) if state is None else state
+    info = {}
+    if os.path.isfile(path + ".json"):
+        with open(path + ".json") as f:
+            info = json.load(f)
+    if is_checkpoint(state) and isinstance(state.get("args"), dict):
+        info = {"env_name": state["args"].get("env_name"), "episodes": state.get("episode")}
     if isinstance(state, dict) and isinstance(state.get("actor"), dict):
         state = state["actor"]
     keys = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias")
     if not (isinstance(state, dict) and all(torch.is_tensor(state.get(k)) for k in keys)):
         fail(f"{path} holds no actor weights (expected the keys {', '.join(keys)})")
-    info = {}
-    if os.path.isfile(path + ".json"):
-        with open(path + ".json") as f:
-            info = json.load(f)
+    if not all(bool(torch.isfinite(state[k]).all()) for k in keys):
+        fail(f"{path} holds inf or nan weights (saved from a run that diverged?); "
+             "point --load_model at another actor")
     return state, info
 
 

@@ -7,15 +7,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def run_script(script, *args, cwd=None, display=False):
-    """Run `python script args...` in a fresh process, as a user would, without a
-    display unless asked (so test.py records a video instead of opening a window)."""
+def script_env(display=False):
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     if not display:
         env.pop('DISPLAY', None)
         env.pop('WAYLAND_DISPLAY', None)
+    return env
+
+
+def run_script(script, *args, cwd=None, display=False, **kwargs):
+    """Run `python script args...` in a fresh process, as a user would, without a
+    display unless asked (so test.py records a video instead of opening a window)."""
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
-                          cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=cwd or ROOT, env=script_env(display), capture_output=True,
+                          text=True, timeout=900, **kwargs)
+
+
+def start_script(script, *args):
+    """Start `python script args...` and return the process, its output a text pipe."""
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *map(str, args)],
+                            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def assert_clean_error(result, *fragments):

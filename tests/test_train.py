@@ -20,7 +20,7 @@ DECK_DEFAULTS = {
     'render': False, 'gamma': 0.99, 'hidden_size': 64, 'batch_size': 64, 'actor_lr': 1e-3,
     'critic_lr': 1e-3, 'theta': 0.15, 'mu': 0.0, 'sigma': 0.2, 'tau': 0.001,
     'max_iter_num': 1000, 'log_interval': 10, 'goal_score': -300, 'logdir': './logs',
-    'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu',
+    'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu', 'checkpoint_interval': 50,
     # the stabilizers, off: the deck's algorithm
     'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False}
 
@@ -68,11 +68,11 @@ def use_recorder(monkeypatch, **kwargs):
 
 def test_the_decks_flags_and_defaults():
     assert vars(train.parser.parse_args([])) == DECK_DEFAULTS
-    help_text = run_script('train.py', '--help').stdout
+    help_text = ' '.join(run_script('train.py', '--help').stdout.split())
     for flag, default in DECK_DEFAULTS.items():
         assert '--' + flag in help_text
         if default not in (None, False):
-            assert '(default: {})'.format(default) in help_text.replace('\n', ' '), flag
+            assert '(default: {})'.format(default) in help_text, flag
 
 
 def test_the_time_limit_keeps_bootstrapping(tmp_path):
@@ -141,9 +141,11 @@ def test_reaching_the_goal_saves_the_decks_format_and_keeps_the_old_model(tmp_pa
     assert info['episodes'] == 100 and info['steps'] == 20000 and info['seed'] == 500
     # Nothing the user had is lost, and no temporary file is left behind.
     assert (save / 'model.1.pth').read_bytes() == b'an older actor'
-    assert 'previous actor is kept as' in capsys.readouterr().out
-    assert sorted(p.name for p in save.iterdir()) == ['model.1.pth', 'model.pth',
-                                                       'model.pth.json']
+    assert 'the previous model.pth is kept as {}'.format(save / 'model.1.pth') in (
+        capsys.readouterr().out)
+    names = sorted(p.name for p in save.iterdir())
+    assert names[1:] == ['model.1.pth', 'model.pth', 'model.pth.json']
+    assert re.fullmatch(r'Pendulum-v1_seed500_\d{8}-\d{6}\.checkpoint\.pth', names[0])
 
 
 def test_a_run_that_misses_the_goal_says_so_and_leaves_model_pth_alone(tmp_path, capsys):
