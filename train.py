@@ -441,6 +441,11 @@ def main(argv=None):
     run_dir = os.path.join(args.logdir, run_name)
     checkpoint_path = os.path.join(args.save_path, run_name + '.checkpoint.pth')
     last_checkpoint = (load_path, start_episode) if resume else None
+    if (resume and os.path.exists(checkpoint_path)
+            and not os.path.samefile(load_path, checkpoint_path)):
+        # resumed from a copy: the run's own checkpoint may be further on; keep it
+        print('the checkpoint {} is kept as {}'.format(checkpoint_path,
+                                                      set_aside(checkpoint_path)))
 
     # purge_step hides what a killed run logged after its last checkpoint, which the
     # resumed run logs again.

@@ -158,6 +158,9 @@ def test_resuming_from_an_older_checkpoint_hides_what_was_logged_after_it(tmp_pa
     train_in(tmp_path, '--max_iter_num', 6, '--load_model', first['checkpoint'])
     assert logged(first['run_dir'])[0] == list(range(6))
     last = train_in(tmp_path, '--max_iter_num', 8, '--load_model', older)
+    # The run's own checkpoint, further on than the copy, was kept, not overwritten.
+    kept = first['checkpoint'][:-len('.pth')] + '.1.pth'
+    assert load(kept)['episode'] == 6 and load(first['checkpoint'])['episode'] == 8
     # Three parts, three event files, none overwritten (they may share a second).
     assert len(glob.glob(os.path.join(first['run_dir'], 'events.out.tfevents.*'))) == 3
     steps, scores = logged(first['run_dir'])
@@ -358,11 +361,13 @@ def test_a_resumed_run_keeps_its_flags_and_takes_new_ones_that_do_not_change_it(
                       'resume from another checkpoint']),
     ('other_sizes', ['does not fit the run it describes', 'size mismatch']),
     ('truncated', ['cannot read', 'truncated']),
+    ('not_a_model', ['cannot read', 'not a PyTorch model file']),
 ])
 def test_a_damaged_checkpoint_gets_one_line(checkpoint, tmp_path, make, fragments):
-    if make == 'truncated':
-        path = tmp_path / 'truncated.pth'
-        path.write_bytes(open(checkpoint, 'rb').read()[:50_000])
+    if make in ('truncated', 'not_a_model'):
+        path = tmp_path / 'file.pth'
+        path.write_bytes(open(checkpoint, 'rb').read()[:50_000] if make == 'truncated'
+                         else b'notes from the lecture')
     else:
         path = damaged(checkpoint, tmp_path, {
             'incomplete': lambda s: s.pop('replay_buffer'),
