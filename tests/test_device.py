@@ -81,7 +81,7 @@ def test_a_run_on_cuda_saves_an_actor_that_loads_on_the_cpu(tmp_path):
     result = run_script('train.py', '--save_path', tmp_path, '--logdir', tmp_path,
                         '--device', 'cuda', '--max_iter_num', 2)
     assert result.returncode == 0, result.stderr
-    saved = next(tmp_path.glob('Pendulum-v1_seed500_*.pth'))
+    saved = next(tmp_path.glob('Pendulum-v1_seed500_*[0-9].pth'))  # the actor
     weights = torch.load(saved, weights_only=True)  # no map_location: as the deck loads
     assert all(t.device.type == 'cpu' for t in weights.values())
     load_actor_weights(str(saved))

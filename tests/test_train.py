@@ -271,10 +271,10 @@ def test_warm_start_loads_the_actor(tmp_path, capsys):
     source = Actor(3, 1, 64)
     path = tmp_path / 'deck_model.pth'
     torch.save(source.state_dict(), path)
-    train_in(tmp_path, '--max_iter_num', 1, '--batch_size', 10 ** 6,
-             '--replay_buffer_size', 10 ** 6, '--load_model', path)
+    result = train_in(tmp_path, '--max_iter_num', 1, '--batch_size', 10 ** 6,
+                      '--replay_buffer_size', 10 ** 6, '--load_model', path)
     assert 'warm start: actor from {}'.format(path) in capsys.readouterr().out
-    saved = next((tmp_path / 'save_model').glob('Pendulum-v1_seed500_*.pth'))
+    saved = result['model']
     # No updates ran, so the saved actor is the one that was loaded.
     for name, value in torch.load(saved, weights_only=True).items():
         torch.testing.assert_close(value, source.state_dict()[name])
