@@ -35,15 +35,16 @@ parser.add_argument('--theta', type=non_negative_float, default=0.15, help='OU n
 parser.add_argument('--mu', type=finite_float, default=0.0, help='OU noise mu, with --noise')
 parser.add_argument('--sigma', type=non_negative_float, default=0.2, help='OU noise sigma, with --noise')
 parser.add_argument('--no_render', action='store_true', help='no window, no video: scores only')
-parser.add_argument('--record', type=str, default=None, metavar='PATH.mp4',
-                    help='write the episodes to this MP4 file instead of a window '
-                         '(the default where there is no display: videos/<model>_<time>.mp4)')
+parser.add_argument('--record', type=str, default=None, metavar='PATH',
+                    help='write the episodes to this video file instead of a window: .mp4, '
+                         'or .gif for an animation that plays in a README (the default '
+                         'where there is no display: videos/<model>_<time>.mp4)')
 
 
 def main(argv=None):
     args = parser.parse_args(argv)
-    if args.record and not args.record.endswith('.mp4'):
-        parser.error('--record needs a file name ending in .mp4')
+    if args.record and not args.record.endswith(('.mp4', '.gif')):
+        parser.error('--record needs a file name ending in .mp4 or .gif')
 
     path = model_path(args.load_model, 'save_model')
     weights, info = load_actor_weights(path)
@@ -87,9 +88,13 @@ def main(argv=None):
     if record:
         import imageio.v2 as imageio  # only needed for videos
         check_writable(os.path.dirname(record) or '.', '--record')
-        partial = record[:-len('.mp4')] + '.part.mp4'  # renamed when complete
-        video = imageio.get_writer(partial, fps=env.metadata.get('render_fps', 30),
-                                   macro_block_size=2)
+        stem, ext = os.path.splitext(record)
+        partial = stem + '.part' + ext  # renamed when complete
+        fps = env.metadata.get('render_fps', 30)
+        if ext == '.gif':  # Pillow's GIF writer: frame time in ms, loop forever
+            video = imageio.get_writer(partial, duration=1000 / fps, loop=0)
+        else:
+            video = imageio.get_writer(partial, fps=fps, macro_block_size=2)
 
     scores = []
     try:

@@ -44,13 +44,29 @@ def test_without_a_display_it_records_a_real_mp4_and_reports_mean_and_std(tmp_pa
     assert not list(tmp_path.glob('videos/*.part.mp4'))
 
 
-def test_record_writes_where_asked(tmp_path, actor_file):
-    target = tmp_path / 'out' / 'swing.mp4'
+@pytest.mark.parametrize('name', ['swing.mp4', 'swing.gif'])
+def test_record_writes_where_asked_in_the_format_its_name_gives(tmp_path, actor_file, name):
+    target = tmp_path / 'out' / name
     result = run_script('test.py', '--load_model', actor_file, '--episodes', 1,
                         '--record', target)
     assert result.returncode == 0, result.stderr
     assert 'video: {}'.format(target) in result.stdout
-    assert imageio.get_reader(target).count_frames() == 201
+    head = target.read_bytes()[:12]
+    assert head[:6] == b'GIF89a' if name.endswith('.gif') else head[4:8] == b'ftyp'
+    frames = imageio.mimread(target, memtest=False)
+    assert len(frames) == 201 and frames[0].shape[:2] == (500, 500)
+    assert np.abs(frames[0][..., :3].astype(int) - frames[100][..., :3].astype(int)).sum() > 0
+    assert sorted(os.listdir(target.parent)) == [name]  # no .part file left
+    if name.endswith('.gif'):  # a README plays it at the environment's speed, in a loop
+        from PIL import Image
+        info = Image.open(target).info
+        assert info['loop'] == 0 and 30 <= info['duration'] <= 34
+
+
+def test_record_refuses_other_formats(tmp_path, actor_file):
+    result = run_script('test.py', '--load_model', actor_file, '--record', tmp_path / 'a.avi')
+    assert result.returncode == 2
+    assert '--record needs a file name ending in .mp4 or .gif' in result.stderr
 
 
 def test_both_checkpoint_formats_round_trip_and_score_the_same(tmp_path, actor_file):
