@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.optim as optim
 from tensorboardX import SummaryWriter
+from tqdm import tqdm
 
 from model import Actor, Critic, backward, forward_saving, layer_parameters
 from utils import (CHECKPOINT, OUNoise, actor_bounds, actor_sizes, adam_step, check_writable,
@@ -458,6 +459,10 @@ def main(argv=None):
     recent_rewards = deque(scores[-100:], maxlen=100)
     low, high = env.action_space.low, env.action_space.high
     start = time.time() - seconds
+    # At a terminal, a progress bar (not in the deck); in a log file, plain lines.
+    bar = tqdm(total=args.max_iter_num, initial=start_episode, unit='episode', file=sys.stdout,
+               dynamic_ncols=True, disable=not sys.stdout.isatty())
+    process_start, process_steps = time.time(), steps
     reached_goal = False
     diverged = snapshot = None
     stop = []  # the signal that asked the run to stop
@@ -581,8 +586,13 @@ def main(argv=None):
                                                       | (raw > torch.from_numpy(high)))
                               .float().mean().item(), episode)
 
+            bar.set_postfix_str('score_avg {:.1f}, {:.0f} steps/s'.format(
+                score_avg, (steps - process_steps) / (time.time() - process_start)),
+                refresh=False)
+            bar.update()
             if episode % args.log_interval == 0:
-                print('{} episode | score_avg: {:.2f}'.format(episode, score_avg), flush=True)
+                line = '{} episode | score_avg: {:.2f}'.format(episode, score_avg)
+                bar.write(line, file=sys.stdout) if not bar.disable else print(line, flush=True)
 
             # The deck tested the mean of however many scores there were, so it could
             # stop before 100 episodes existed; the goal needs a full window here.
@@ -590,6 +600,7 @@ def main(argv=None):
                 reached_goal = True
                 break
     finally:
+        bar.close()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         writer.close()

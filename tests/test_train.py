@@ -356,3 +356,44 @@ def test_the_replay_buffer_samples_uniformly():
         [buffer.sample(10)[0][:, 0].int().numpy() for _ in range(20000)]), minlength=100)
     # 200,000 draws over 100 rows: each row about 2,000 times (binomial sd about 44).
     assert counts.min() > 1800 and counts.max() < 2200
+
+
+def run_in_terminal(*args):
+    """Run train.py with its output on a real pseudo-terminal, 120 columns wide."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    from conftest import ROOT, script_env
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py'), *map(str, args)],
+                               stdout=slave, stderr=subprocess.PIPE, env=script_env())
+    os.close(slave)
+    output = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    process.wait(timeout=120)
+    return process.returncode, output.decode(), process.stderr.read().decode()
+
+
+def test_a_progress_bar_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
+    flags = ['--max_iter_num', 3, '--log_interval', 1, '--save_path', tmp_path,
+             '--logdir', tmp_path]
+    code, shown, errors = run_in_terminal(*flags)
+    assert code == 0, errors
+    # The bar redraws in place: episode count, 100-episode average, steps per second.
+    assert re.search(r'\r100%\|[^\r\n]*\| 3/3 \[[^\]]*score_avg -\d+\.\d, \d+ steps/s\]', shown)
+    assert '0 episode | score_avg:' in shown  # the deck's lines, printed above the bar
+    plain = run_script('train.py', *flags)
+    assert plain.returncode == 0 and '\r' not in plain.stdout and 'steps/s' not in plain.stdout
+    assert re.findall(r'^(\d) episode \| score_avg', plain.stdout, re.M) == ['0', '1', '2']
