@@ -67,6 +67,13 @@ parser.add_argument('--replay_buffer_size', type=positive_int, default=10000,
 parser.add_argument('--device', type=str, default='cpu',
                     help='where the networks train: cpu, or cuda (cuda:N) where PyTorch sees '
                          'a GPU; expect a GPU to pay only for a large --hidden_size')
+parser.add_argument('--eval_interval', type=positive_int, default=None, metavar='K',
+                    help='every K episodes, run --eval_episodes episodes without noise on an '
+                         'environment of their own and log their mean as eval/score (off by '
+                         'default, as in the deck)')
+parser.add_argument('--eval_episodes', type=positive_int, default=10, metavar='M',
+                    help='episodes per evaluation; each evaluation starts from the same '
+                         'states, seeded by --seed + 1')
 parser.add_argument('--checkpoint_interval', type=positive_int, default=50, metavar='N',
                     help='save a checkpoint to resume from every N episodes, and whenever the '
                          'run ends (Ctrl-C included)')
@@ -210,6 +217,26 @@ def diagnose(actor, critic, target_actor, target_critic, batch, gamma):
                 [g.double() for g in critic_grads]).item(),
             'train/actor_grad_norm': torch.nn.utils.get_total_norm(
                 [g.double() for g in actor_grads]).item()}
+
+
+def evaluate(actor, env, episodes, seed):
+    """The mean score of the actor without noise, as test.py measures it: `episodes`
+    episodes from the start states that `seed` gives, the same at every evaluation."""
+    low, high = env.action_space.low, env.action_space.high
+    device = next(actor.parameters()).device
+    scores = []
+    for episode in range(episodes):
+        state, _ = env.reset(seed=seed if episode == 0 else None)
+        done, score = False, 0.0
+        while not done:
+            with torch.inference_mode():
+                action = actor(torch.as_tensor(state, dtype=torch.float32, device=device))
+            state, reward, terminated, truncated, _ = env.step(
+                np.clip(action.cpu().numpy(), low, high))
+            done = terminated or truncated
+            score += reward
+        scores.append(score)
+    return float(np.mean(scores))
 
 
 def check_device(name):
@@ -377,6 +404,7 @@ def main(argv=None):
     check_writable(args.logdir, '--logdir')
     env = make_env(args.env_name, render_mode='human' if args.render else None)
     env_name = env.spec.id
+    eval_env = make_env(env_name) if args.eval_interval else None
     # The deck seeded only the env and torch; random (replay sampling) and NumPy
     # (OU noise) are seeded too, so a seed gives the same run every time.
     random.seed(args.seed)
@@ -579,6 +607,9 @@ def main(argv=None):
                 for tag, value in diagnose(actor, critic, target_actor, target_critic,
                                            probe, args.gamma).items():
                     writer.add_scalar(tag, value, episode)
+            if args.eval_interval and (episode + 1) % args.eval_interval == 0:
+                writer.add_scalar('eval/score', evaluate(actor, eval_env, args.eval_episodes,
+                                                         args.seed + 1), episode)
             raw = torch.stack(raw_actions).cpu()
             writer.add_scalar('actor/action_mean', raw.mean().item(), episode)
             writer.add_scalar('actor/action_abs_max', raw.abs().max().item(), episode)
@@ -605,6 +636,8 @@ def main(argv=None):
             signal.signal(signum, handler)
         writer.close()
         env.close()
+        if eval_env:
+            eval_env.close()
 
     if diverged:  # not in the deck, which went on training on nan
         kept = ('the last good checkpoint, {}, holds the run up to episode {}'.format(

@@ -21,6 +21,7 @@ DECK_DEFAULTS = {
     'critic_lr': 1e-3, 'theta': 0.15, 'mu': 0.0, 'sigma': 0.2, 'tau': 0.001,
     'max_iter_num': 1000, 'log_interval': 10, 'goal_score': -300, 'logdir': './logs',
     'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu', 'checkpoint_interval': 50,
+    'eval_interval': None, 'eval_episodes': 10,
     # the stabilizers, off: the deck's algorithm
     'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False}
 
@@ -397,3 +398,22 @@ def test_a_progress_bar_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
     plain = run_script('train.py', *flags)
     assert plain.returncode == 0 and '\r' not in plain.stdout and 'steps/s' not in plain.stdout
     assert re.findall(r'^(\d) episode \| score_avg', plain.stdout, re.M) == ['0', '1', '2']
+
+
+def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothing(tmp_path):
+    plain = train_in(tmp_path / 'plain', '--max_iter_num', 4)
+    result = train_in(tmp_path / 'eval', '--max_iter_num', 4, '--eval_interval', 2,
+                      '--eval_episodes', 3)
+    assert result['scores'] == plain['scores']  # training is the same run
+    events = EventAccumulator(result['run_dir'])
+    events.Reload()
+    evaluations = events.Scalars('eval/score')
+    assert [e.step for e in evaluations] == [1, 3]
+    # The last evaluation is of the saved actor: test.py measures the same from the
+    # same start states (seed 500 + 1), without noise.
+    shown = run_script('test.py', '--load_model', result['model'], '--no_render',
+                       '--episodes', 3, '--seed', 501)
+    mean = float(re.search(r'score: (-?[\d.]+) ±', shown.stdout).group(1))
+    assert abs(evaluations[-1].value - mean) <= 0.005
+    assert evaluations[0].value != evaluations[1].value  # the actor learned in between
+    assert 'eval/score' not in EventAccumulator(plain['run_dir']).Reload().Tags()['scalars']
