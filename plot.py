@@ -1,14 +1,18 @@
 """Plot TensorBoard scalars of one or more train.py runs into a PNG (not in the deck).
 
     python plot.py logs/Pendulum-v1_seed500_*                       # learning curves
+    python plot.py logs/Pendulum-v1_seed50[0-4]_* --mean            # 5 seeds as one band
     python plot.py logs/run_a logs/run_b --labels healthy collapsing \\
         --tags log/score_avg actor/out_of_bounds train/critic_grad_norm \\
         --symlog train/critic_grad_norm -o runs.png
 
-Reads the event files with TensorBoard's own reader; one panel per tag, one line per run.
+Reads the event files with TensorBoard's own reader; one panel per tag, one line per run
+(or, with --mean, per group of runs).
 """
 import argparse
 import os
+
+import numpy as np
 
 import matplotlib
 matplotlib.use('Agg')  # files only: works without a display
@@ -24,6 +28,12 @@ parser.add_argument('--tags', nargs='+', default=['log/score', 'log/score_avg'],
 parser.add_argument('--symlog', nargs='+', default=[], metavar='TAG',
                     help='tags to draw on a symmetric log scale (for values that explode)')
 parser.add_argument('--labels', nargs='+', help='a legend label per run (default: folder names)')
+parser.add_argument('--mean', action='store_true',
+                    help='draw the runs that share a label (all runs, without --labels) as '
+                         'their mean at each episode, shaded from the lowest to the highest')
+parser.add_argument('--span', nargs=3, action='append', default=[],
+                    metavar=('FIRST', 'LAST', 'TEXT'),
+                    help='shade episodes FIRST to LAST in every panel, with TEXT in the legend')
 parser.add_argument('-o', '--output', default='learning_curve.png', help='the PNG to write')
 
 
@@ -43,6 +53,16 @@ def read_scalars(run, tags):
             for tag in tags}
 
 
+def mean_band(curves):
+    """(episodes, mean, lowest, highest) over curves, each (episodes, values); an
+    episode that only some runs reached is averaged over those."""
+    tables = [dict(zip(*curve)) for curve in curves]
+    episodes = sorted(set().union(*tables))
+    rows = [[table[e] for table in tables if e in table] for e in episodes]
+    return (episodes, [float(np.mean(row)) for row in rows], [min(row) for row in rows],
+            [max(row) for row in rows])
+
+
 def main(argv=None):
     args = parser.parse_args(argv)
     labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
@@ -51,12 +71,29 @@ def main(argv=None):
             len(args.runs), len(labels)))
     if not args.output.endswith('.png'):
         parser.error('--output must be a .png file')
-    data = [read_scalars(run, args.tags) for run in args.runs]
+    try:
+        spans = [(float(first), float(last), text) for first, last, text in args.span]
+    except ValueError:
+        parser.error('--span needs two episode numbers, then a text')
+    if args.mean and not args.labels:
+        labels = ['all runs'] * len(args.runs)
+    groups = {}  # label: the runs that share it, in the order given
+    for run, label in zip(args.runs, labels):
+        groups.setdefault(label, []).append(read_scalars(run, args.tags))
     figure, axes = plt.subplots(len(args.tags), 1, sharex=True, squeeze=False,
                                 figsize=(8, 2.4 * len(args.tags) + 0.6))
     for ax, tag in zip(axes[:, 0], args.tags):
-        for run, label in zip(data, labels):
-            ax.plot(*run[tag], label=label, linewidth=1)
+        for label, runs in groups.items():
+            if not args.mean:
+                for run in runs:
+                    ax.plot(*run[tag], label=label, linewidth=1)
+                continue
+            episodes, mean, low, high = mean_band([run[tag] for run in runs])
+            line, = ax.plot(episodes, mean, linewidth=1.2, label='{}: mean of {}, shaded from '
+                            'lowest to highest'.format(label, len(runs)))
+            ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.25, lw=0)
+        for first, last, text in spans:
+            ax.axvspan(first, last, color='grey', alpha=0.2, lw=0, label=text)
         ax.set_ylabel(tag)
         if tag in args.symlog:
             ax.set_yscale('symlog', linthresh=1)

@@ -1,6 +1,8 @@
 """plot.py draws real TensorBoard logs of train.py into a PNG."""
 import matplotlib.image
+import numpy as np
 
+import plot
 import train
 from conftest import assert_clean_error, run_script
 
@@ -26,3 +28,29 @@ def test_plot_errors_are_one_line(tmp_path):
     assert_clean_error(run_script('plot.py', run, '--tags', 'log/scores'),
                        'has no tag log/scores', 'it has: log/score')
     assert_clean_error(run_script('plot.py', tmp_path), 'holds no TensorBoard scalars')
+
+
+def test_several_seeds_are_drawn_as_their_mean_and_a_band(tmp_path):
+    runs = [train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
+                        '--max_iter_num', str(n), '--seed', str(seed), '--batch_size', '1000000',
+                        '--replay_buffer_size', '1000000'])
+            for seed, n in ((1, 3), (2, 3), (3, 2))]
+    curves = [plot.read_scalars(run['run_dir'], ['log/score'])['log/score'] for run in runs]
+    episodes, mean, low, high = plot.mean_band(curves)
+    scores = [run['scores'] for run in runs]
+    assert episodes == [0, 1, 2]
+    # float32 in the event files; the third episode only two runs reached
+    np.testing.assert_allclose(mean, [np.mean([s[0] for s in scores]),
+                                      np.mean([s[1] for s in scores]),
+                                      np.mean([s[2] for s in scores[:2]])], rtol=1e-6)
+    np.testing.assert_allclose(low, np.min([s[:2] for s in scores], axis=0).tolist()
+                               + [min(s[2] for s in scores[:2])], rtol=1e-6)
+    np.testing.assert_allclose(high, np.max([s[:2] for s in scores], axis=0).tolist()
+                               + [max(s[2] for s in scores[:2])], rtol=1e-6)
+    out = tmp_path / 'band.png'
+    result = run_script('plot.py', *(run['run_dir'] for run in runs), '--mean', '--span', 1,
+                        2, 'the deck reaches the goal here', '-o', out)
+    assert result.returncode == 0, result.stderr
+    assert matplotlib.image.imread(out).shape[:2] == (540, 800)
+    bad = run_script('plot.py', runs[0]['run_dir'], '--span', 'one', 2, 'text')
+    assert bad.returncode == 2 and '--span needs two episode numbers' in bad.stderr
