@@ -27,7 +27,9 @@ parser.add_argument('--tags', nargs='+', default=['log/score', 'log/score_avg'],
                     help='scalar tags to plot, one panel each')
 parser.add_argument('--symlog', nargs='+', default=[], metavar='TAG',
                     help='tags to draw on a symmetric log scale (for values that explode)')
-parser.add_argument('--labels', nargs='+', help='a legend label per run (default: folder names)')
+parser.add_argument('--labels', nargs='+',
+                    help='a legend label per run (default: folder names); with --mean, one '
+                         'label names all the runs')
 parser.add_argument('--mean', action='store_true',
                     help='draw the runs that share a label (all runs, without --labels) as '
                          'their mean at each episode, shaded from the lowest to the highest')
@@ -66,6 +68,8 @@ def mean_band(curves):
 def main(argv=None):
     args = parser.parse_args(argv)
     labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
+    if args.mean and len(labels) == 1:  # one label: all runs are one group
+        labels = labels * len(args.runs)
     if len(labels) != len(args.runs):
         parser.error('--labels needs one label per run ({} runs, {} labels)'.format(
             len(args.runs), len(labels)))
