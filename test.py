@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from model import Actor
-from utils import (OUNoise, actor_bounds, actor_sizes, check_writable, fail, finite_float, get_action,
-                   has_display, load_actor_weights, make_env, model_path, non_negative_float,
-                   positive_int)
+from utils import (OUNoise, actor_bounds, actor_sizes, check_writable, fail, finite_float,
+                   get_action, has_display, load_actor_weights, make_env, model_path,
+                   noise_scale, non_negative_float, positive_int)
 
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
@@ -31,9 +31,11 @@ parser.add_argument('--hidden_size', type=positive_int, default=None,
                     help='only a check: the size is read from the weights')
 parser.add_argument('--noise', action='store_true',
                     help="add the deck's OU exploration noise (off: measure the policy itself)")
-parser.add_argument('--theta', type=non_negative_float, default=0.15, help='OU noise theta, with --noise')
+parser.add_argument('--theta', type=non_negative_float, default=0.15,
+                    help='OU noise theta, with --noise')
 parser.add_argument('--mu', type=finite_float, default=0.0, help='OU noise mu, with --noise')
-parser.add_argument('--sigma', type=non_negative_float, default=0.2, help='OU noise sigma, with --noise')
+parser.add_argument('--sigma', type=non_negative_float, default=0.2,
+                    help='OU noise sigma, with --noise')
 parser.add_argument('--no_render', action='store_true', help='no window, no video: scores only')
 parser.add_argument('--record', type=str, default=None, metavar='PATH',
                     help='write the episodes to this video file instead of a window: .mp4, '
@@ -59,6 +61,7 @@ def main(argv=None):
             'videos', '{}_{}.mp4'.format(stem, time.strftime('%Y%m%d-%H%M%S')))
         os.environ.setdefault('SDL_VIDEODRIVER', 'offscreen')  # pygame draws off screen
         os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
+        os.environ.setdefault('MUJOCO_GL', 'egl')  # MuJoCo draws off screen through EGL
     render_mode = None if args.no_render else ('rgb_array' if record else 'human')
 
     env = make_env(args.env_name or info.get('env_name', 'Pendulum-v1'), render_mode)
@@ -79,7 +82,9 @@ def main(argv=None):
     actor = Actor(state_size, action_size, hidden_size, actor_bounds(weights))
     actor.load_state_dict(weights)
     np.random.seed(args.seed)
-    ou_noise = OUNoise(action_size, args.theta, args.mu, args.sigma) if args.noise else None
+    scale = noise_scale(env.action_space)  # as train.py: the noise fits each action's range
+    ou_noise = (OUNoise(action_size, args.theta, args.mu * scale, args.sigma * scale)
+                if args.noise else None)
     low, high = env.action_space.low, env.action_space.high
     print('testing {} on {}, {} episodes{}'.format(
         path, env_name, args.episodes, ' with OU noise' if args.noise else ''))

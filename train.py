@@ -23,9 +23,9 @@ from model import Actor, Critic, backward, forward_saving, layer_parameters
 from utils import (CHECKPOINT, OUNoise, actor_bounds, actor_sizes, adam_step, check_writable,
                    clip_grad_norm, fail, finite_float, float_not_nan, get_action,
                    half_open_unit_interval, hard_target_update, has_display, is_checkpoint,
-                   load_actor_weights, load_model_file, make_env, model_path, non_negative_float,
-                   positive_float, positive_int, save_actor, save_torch, soft_target_update,
-                   unit_interval)
+                   load_actor_weights, load_model_file, make_env, model_path, noise_scale,
+                   non_negative_float, positive_float, positive_int, save_actor, save_torch,
+                   soft_target_update, unit_interval)
 
 parser = argparse.ArgumentParser(
     description="Train DDPG (the 2019 deck's code on Gymnasium and PyTorch 2).",
@@ -35,7 +35,8 @@ parser.add_argument('--env_name', type=str, default="Pendulum-v1",
 parser.add_argument('--load_model', type=str, default=None,
                     help='a checkpoint (<run>.checkpoint.pth) to resume, or an actor file to '
                          'warm-start from; a bare name is looked up in --save_path')
-parser.add_argument('--save_path', default='./save_model/', help='folder for actors and checkpoints')
+parser.add_argument('--save_path', default='./save_model/',
+                    help='folder for actors and checkpoints')
 parser.add_argument('--render', action="store_true", default=False,
                     help='show the environment in a window while training (needs a display)')
 parser.add_argument('--gamma', type=unit_interval, default=0.99, help='discount factor')
@@ -444,7 +445,10 @@ def main(argv=None):
     critic_optimizer = optim.Adam(critic.parameters(), lr=args.critic_lr, fused=True)
 
     hard_target_update(actor, critic, target_actor, target_critic)
-    ou_noise = OUNoise(action_size, args.theta, args.mu, args.sigma)
+    # The deck's noise is in Pendulum's units; scaled to each action's range, the same
+    # flags work for every environment (the scale is 1.0 on Pendulum).
+    scale = noise_scale(env.action_space)
+    ou_noise = OUNoise(action_size, args.theta, args.mu * scale, args.sigma * scale)
 
     replay_buffer = ReplayBuffer(args.replay_buffer_size, state_size, action_size, args.seed,
                                  device)
@@ -674,10 +678,12 @@ def main(argv=None):
         print('goal reached after {} episodes ({} steps, {:.1f} min): the last 100 episodes '
               'average {:.2f} > {:g}'.format(episodes, steps, minutes, score_avg, args.goal_score))
     else:
+        why = ('not above {:g}'.format(args.goal_score) if len(recent_rewards) == 100 else
+               'and the goal ({:g}) needs 100 episodes'.format(args.goal_score))
         print('goal not reached: after {} episodes ({} steps, {:.1f} min) the last {} episodes '
-              'average {:.2f}, not above {:g}; the final actor is saved apart, so no actor '
-              'that reached the goal is replaced'.format(
-                  episodes, steps, minutes, len(recent_rewards), score_avg, args.goal_score))
+              'average {:.2f}, {}; the final actor is saved apart, so no actor that reached '
+              'the goal is replaced'.format(episodes, steps, minutes, len(recent_rewards),
+                                             score_avg, why))
     if kept:
         print('the previous {} is kept as {}'.format(os.path.basename(save), kept))
     if actor_saved:

@@ -182,7 +182,10 @@ def make_env(env_name, render_mode=None):
         env = gym.make(env_name, render_mode=render_mode)
     except gym.error.Error as e:
         hint = ""
-        if isinstance(e, gym.error.UnregisteredEnv):
+        if isinstance(e, gym.error.DependencyNotInstalled):
+            hint = ("; install what the other environments need with: "
+                    "pip install -r requirements-envs.txt")
+        elif isinstance(e, gym.error.UnregisteredEnv):
             hint = ('; list the known ones with: '
                     'python -c "import gymnasium; gymnasium.pprint_registry()"')
         fail(f"cannot make environment {env_name!r}: {e}{hint}")
@@ -193,7 +196,18 @@ def make_env(env_name, render_mode=None):
             and len(env.observation_space.shape) == 1):
         fail(f"{env_name} has observations of shape {env.observation_space.shape}, but "
              "these networks need a flat vector (a 1-D Box)")
+    if len(env.action_space.shape) != 1 or not (np.isfinite(env.action_space.low).all()
+                                                and np.isfinite(env.action_space.high).all()):
+        fail(f"{env_name} has actions from {env.action_space.low} to {env.action_space.high}, "
+             "but DDPG here needs a flat vector of bounded actions to clip to")
     return env
+
+
+def noise_scale(action_space):
+    """Per action dimension, its range relative to Pendulum's (-2 to 2): the deck's OU
+    noise, tuned on Pendulum, times this is the same fraction of every range. 1.0 on
+    Pendulum, exactly, so the deck's runs are unchanged; 0.5 for actions in [-1, 1]."""
+    return (action_space.high.astype(np.float64) - action_space.low) / 4
 
 
 def atomic_write(path, write):
