@@ -49,9 +49,12 @@ parser.add_argument('--critic_lr', type=positive_float, default=1e-3,
                     help='Adam learning rate of the critic')
 parser.add_argument('--theta', type=non_negative_float, default=0.15,
                     help='OU noise: pull towards mu')
-parser.add_argument('--mu', type=finite_float, default=0.0, help='OU noise: long-run mean')
+parser.add_argument('--mu', type=finite_float, default=0.0,
+                    help="OU noise: long-run mean (in Pendulum's units; scaled to each action's "
+                         "range elsewhere)")
 parser.add_argument('--sigma', type=non_negative_float, default=0.2,
-                    help='OU noise: scale of each step')
+                    help="OU noise: scale of each step (in Pendulum's units; scaled to each "
+                         "action's range elsewhere)")
 parser.add_argument('--tau', type=half_open_unit_interval, default=0.001,
                     help='soft target update: target <- tau * online + (1 - tau) * target')
 parser.add_argument('--max_iter_num', type=positive_int, default=1000, help='most episodes to run')
