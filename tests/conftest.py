@@ -38,3 +38,25 @@ def assert_clean_error(result, *fragments):
     assert len(lines) == 1, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def start_xvfb(folder):
+    """Start Xvfb with its screen kept as a file in folder; return (process, display).
+    -displayfd: Xvfb picks a free display and names it once it is ready."""
+    xvfb = subprocess.Popen(['Xvfb', '-displayfd', '1', '-screen', '0', '640x480x24', '-fbdir',
+                             str(folder), '-nolisten', 'tcp'], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    return xvfb, ':' + xvfb.stdout.readline().strip()
+
+
+def screen(folder):
+    """What Xvfb's screen shows, as (height, width, BGRX) pixels, read from its XWD file."""
+    import struct
+    import numpy as np
+    data = open(os.path.join(folder, 'Xvfb_screen0'), 'rb').read()
+    fields = struct.unpack('>25I', data[:100])
+    header, width, height, bytes_per_line, colors = (fields[0], fields[4], fields[5],
+                                                      fields[12], fields[19])
+    pixels = np.frombuffer(data, np.uint8, count=height * bytes_per_line,
+                           offset=header + 12 * colors).reshape(height, bytes_per_line)
+    return pixels[:, :width * 4].reshape(height, width, 4)  # 24-bit depth: B, G, R, unused

@@ -1,6 +1,8 @@
 """Beyond Pendulum: train.py and test.py on other continuous-control environments."""
 import ctypes.util
 import os
+import shutil
+import subprocess
 import sys
 
 import gymnasium as gym
@@ -10,7 +12,7 @@ import pytest
 
 import train
 import utils
-from conftest import ROOT, assert_clean_error, run_script
+from conftest import ROOT, assert_clean_error, run_script, screen, script_env, start_xvfb
 
 ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
     ('MountainCarContinuous-v0', None),
@@ -55,8 +57,6 @@ def test_a_missing_optional_dependency_gets_one_line(tmp_path):
     # As if MuJoCo were not installed: importing it fails.
     code = ("import runpy, sys; sys.modules['mujoco'] = None; sys.argv = ['train.py'] + "
             "sys.argv[1:]; runpy.run_path('train.py', run_name='__main__')")
-    import subprocess
-    from conftest import script_env
     result = subprocess.run([sys.executable, '-c', code, '--env_name', 'HalfCheetah-v5',
                              '--save_path', str(tmp_path), '--logdir', str(tmp_path)],
                             cwd=ROOT, env=script_env(), capture_output=True, text=True)
@@ -118,3 +118,43 @@ def test_noise_and_clipping_fit_each_action_dimension(tmp_path, monkeypatch):
     # The actor and its noise leave the bounds; the engines are given clipped actions.
     assert np.abs(stored).max() > 1
     np.testing.assert_array_equal(sent.astype(np.float32), np.clip(stored, -1, 1))
+
+
+@pytest.mark.skipif(shutil.which('Xvfb') is None,
+                    reason='needs Xvfb (Debian package xvfb; .ci/run installs it)')
+@pytest.mark.parametrize('env_name, package', [('LunarLanderContinuous-v3', 'Box2D'),
+                                               ('InvertedPendulum-v5', 'mujoco')])
+def test_with_a_display_test_py_shows_the_environment_in_a_real_window(tmp_path, env_name,
+                                                                        package):
+    """Box2D draws with pygame, MuJoCo with its own GLFW window; MountainCar and
+    HalfCheetah use the same two, with episodes too long for a test."""
+    pytest.importorskip(package, reason='pip install -r requirements-envs.txt')
+    # An untrained actor (no updates: the batch is larger than the run) fails fast.
+    actor = train.main(['--env_name', env_name, '--max_iter_num', '1', '--batch_size',
+                        '1000000', '--replay_buffer_size', '1000000', '--save_path',
+                        str(tmp_path), '--logdir', str(tmp_path / 'logs')])['model']
+    xvfb, display = start_xvfb(tmp_path)
+    shown = None
+    try:
+        shown = subprocess.Popen([sys.executable, os.path.join(ROOT, 'test.py'),
+                                  '--load_model', actor, '--episodes', '3'],
+                                 env=dict(script_env(display=True), DISPLAY=display),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pictures = set()  # the different pictures the screen showed
+        while shown.poll() is None:
+            pixels = screen(tmp_path)[::4, ::4, :3]
+            if pixels.std() > 5:  # not a blank screen
+                pictures.add(pixels.tobytes())
+            try:
+                shown.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = shown.communicate()
+        assert shown.returncode == 0, err
+        assert 'video:' not in out  # a window, not a recording
+        assert len(pictures) >= 3  # drawn, and moving
+    finally:
+        if shown and shown.poll() is None:
+            shown.kill()
+        xvfb.terminate()
+        xvfb.wait(timeout=30)

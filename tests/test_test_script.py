@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_clean_error, run_script, script_env
+from conftest import ROOT, assert_clean_error, run_script, screen, script_env, start_xvfb
 from model import Actor
 from utils import load_actor_weights, save_actor
 
@@ -164,28 +164,17 @@ def test_a_bare_name_is_looked_up_in_save_model(tmp_path):
 
 
 def red_pixels(framebuffer):
-    """Where the pendulum's red rod is on Xvfb's screen, read from its XWD file."""
-    import struct
-    data = open(framebuffer, 'rb').read()
-    fields = struct.unpack('>25I', data[:100])
-    header, width, height, bytes_per_line, colors = (fields[0], fields[4], fields[5],
-                                                      fields[12], fields[19])
-    pixels = np.frombuffer(data, np.uint8, count=height * bytes_per_line,
-                           offset=header + 12 * colors).reshape(height, bytes_per_line)
-    bgr = pixels[:, :width * 4].reshape(height, width, 4)  # 24-bit depth: B, G, R, unused
+    """Where the pendulum's red rod is on Xvfb's screen."""
+    bgr = screen(framebuffer)
     return np.argwhere((bgr[..., 2] > 150) & (bgr[..., 1] < 120) & (bgr[..., 0] < 120))
 
 
 @pytest.mark.skipif(shutil.which('Xvfb') is None,
                     reason='needs Xvfb (Debian package xvfb; .ci/run installs it)')
 def test_with_a_display_it_draws_the_pendulum_in_a_real_window(tmp_path):
-    # -displayfd: Xvfb picks a free display and names it once it is ready.
-    xvfb = subprocess.Popen(['Xvfb', '-displayfd', '1', '-screen', '0', '640x480x24', '-fbdir',
-                             str(tmp_path), '-nolisten', 'tcp'], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    xvfb, display = start_xvfb(tmp_path)
     shown = None
     try:
-        display = ':' + xvfb.stdout.readline().strip()
         actor = os.path.join(ROOT, 'save_model', 'pretrained.pth')
         shown = subprocess.Popen([sys.executable, os.path.join(ROOT, 'test.py'),
                                   '--load_model', actor, '--episodes', '1'],
@@ -193,7 +182,7 @@ def test_with_a_display_it_draws_the_pendulum_in_a_real_window(tmp_path):
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen = set()  # where the rod's tip was, frame by frame, as the screen showed it
         while shown.poll() is None:
-            red = red_pixels(tmp_path / 'Xvfb_screen0')
+            red = red_pixels(tmp_path)
             if len(red) > 200:
                 seen.add(tuple(red.min(0) // 10))
             try:
