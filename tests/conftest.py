@@ -40,13 +40,33 @@ def assert_clean_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def start_xvfb(folder):
-    """Start Xvfb with its screen kept as a file in folder; return (process, display).
-    -displayfd: Xvfb picks a free display and names it once it is ready."""
+def in_a_window(folder, *args, look):
+    """Run `python test.py args...` on a new Xvfb screen kept as a file in folder, call
+    look(pixels) on what the screen shows until it ends, and return its
+    (returncode, stdout, stderr)."""
+    # -displayfd: Xvfb picks a free display and names it once it is ready.
     xvfb = subprocess.Popen(['Xvfb', '-displayfd', '1', '-screen', '0', '640x480x24', '-fbdir',
                              str(folder), '-nolisten', 'tcp'], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
-    return xvfb, ':' + xvfb.stdout.readline().strip()
+    shown = None
+    try:
+        display = ':' + xvfb.stdout.readline().strip()
+        shown = subprocess.Popen([sys.executable, os.path.join(ROOT, 'test.py'), *map(str, args)],
+                                 env=dict(script_env(display=True), DISPLAY=display),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while shown.poll() is None:
+            look(screen(folder))
+            try:
+                shown.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = shown.communicate()
+        return shown.returncode, out, err
+    finally:
+        if shown and shown.poll() is None:
+            shown.kill()
+        xvfb.terminate()
+        xvfb.wait(timeout=30)
 
 
 def screen(folder):

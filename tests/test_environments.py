@@ -12,7 +12,7 @@ import pytest
 
 import train
 import utils
-from conftest import ROOT, assert_clean_error, run_script, screen, script_env, start_xvfb
+from conftest import ROOT, assert_clean_error, in_a_window, run_script, script_env
 
 ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
     ('MountainCarContinuous-v0', None),
@@ -133,28 +133,12 @@ def test_with_a_display_test_py_shows_the_environment_in_a_real_window(tmp_path,
     actor = train.main(['--env_name', env_name, '--max_iter_num', '1', '--batch_size',
                         '1000000', '--replay_buffer_size', '1000000', '--save_path',
                         str(tmp_path), '--logdir', str(tmp_path / 'logs')])['model']
-    xvfb, display = start_xvfb(tmp_path)
-    shown = None
-    try:
-        shown = subprocess.Popen([sys.executable, os.path.join(ROOT, 'test.py'),
-                                  '--load_model', actor, '--episodes', '3'],
-                                 env=dict(script_env(display=True), DISPLAY=display),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        pictures = set()  # the different pictures the screen showed
-        while shown.poll() is None:
-            pixels = screen(tmp_path)[::4, ::4, :3]
-            if pixels.std() > 5:  # not a blank screen
-                pictures.add(pixels.tobytes())
-            try:
-                shown.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        out, err = shown.communicate()
-        assert shown.returncode == 0, err
-        assert 'video:' not in out  # a window, not a recording
-        assert len(pictures) >= 3  # drawn, and moving
-    finally:
-        if shown and shown.poll() is None:
-            shown.kill()
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    pictures = set()  # the different pictures the screen showed
+
+    def look(pixels):
+        if pixels[::4, ::4, :3].std() > 5:  # not a blank screen
+            pictures.add(pixels[::4, ::4, :3].tobytes())
+    code, out, err = in_a_window(tmp_path, '--load_model', actor, '--episodes', 3, look=look)
+    assert code == 0, err
+    assert 'video:' not in out  # a window, not a recording
+    assert len(pictures) >= 3  # drawn, and moving

@@ -3,15 +3,13 @@ no display), reports mean ± std, and refuses bad input in one line."""
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, assert_clean_error, run_script, screen, script_env, start_xvfb
+from conftest import ROOT, assert_clean_error, in_a_window, run_script
 from model import Actor
 from utils import load_actor_weights, save_actor
 
@@ -163,38 +161,22 @@ def test_a_bare_name_is_looked_up_in_save_model(tmp_path):
     assert_clean_error(result, 'no model file at save_model/model.pth')
 
 
-def red_pixels(framebuffer):
-    """Where the pendulum's red rod is on Xvfb's screen."""
-    bgr = screen(framebuffer)
+def red_pixels(bgr):
+    """Where the pendulum's red rod is on the screen."""
     return np.argwhere((bgr[..., 2] > 150) & (bgr[..., 1] < 120) & (bgr[..., 0] < 120))
 
 
 @pytest.mark.skipif(shutil.which('Xvfb') is None,
                     reason='needs Xvfb (Debian package xvfb; .ci/run installs it)')
 def test_with_a_display_it_draws_the_pendulum_in_a_real_window(tmp_path):
-    xvfb, display = start_xvfb(tmp_path)
-    shown = None
-    try:
-        actor = os.path.join(ROOT, 'save_model', 'pretrained.pth')
-        shown = subprocess.Popen([sys.executable, os.path.join(ROOT, 'test.py'),
-                                  '--load_model', actor, '--episodes', '1'],
-                                 env=dict(script_env(display=True), DISPLAY=display),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        seen = set()  # where the rod's tip was, frame by frame, as the screen showed it
-        while shown.poll() is None:
-            red = red_pixels(tmp_path)
-            if len(red) > 200:
-                seen.add(tuple(red.min(0) // 10))
-            try:
-                shown.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-        out, err = shown.communicate()
-        assert shown.returncode == 0, err
-        assert 'video:' not in out  # a window, not a recording
-        assert len(seen) >= 5, seen  # the pendulum was drawn, and it moved
-    finally:
-        if shown and shown.poll() is None:
-            shown.kill()
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    seen = set()  # where the rod's tip was, frame by frame, as the screen showed it
+
+    def look(pixels):
+        red = red_pixels(pixels)
+        if len(red) > 200:
+            seen.add(tuple(red.min(0) // 10))
+    code, out, err = in_a_window(tmp_path, '--load_model', os.path.join(
+        ROOT, 'save_model', 'pretrained.pth'), '--episodes', 1, look=look)
+    assert code == 0, err
+    assert 'video:' not in out  # a window, not a recording
+    assert len(seen) >= 5, seen  # the pendulum was drawn, and it moved
