@@ -68,8 +68,8 @@ def mean_band(curves):
 def main(argv=None):
     args = parser.parse_args(argv)
     labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
-    if args.mean and len(labels) == 1:  # one label: all runs are one group
-        labels = labels * len(args.runs)
+    if args.mean and len(args.labels or ['all runs']) == 1:  # all runs are one group
+        labels = (args.labels or ['all runs']) * len(args.runs)
     if len(labels) != len(args.runs):
         parser.error('--labels needs one label per run ({} runs, {} labels)'.format(
             len(args.runs), len(labels)))
@@ -79,8 +79,6 @@ def main(argv=None):
         spans = [(float(first), float(last), text) for first, last, text in args.span]
     except ValueError:
         parser.error('--span needs two episode numbers, then a text')
-    if args.mean and not args.labels:
-        labels = ['all runs'] * len(args.runs)
     groups = {}  # label: the runs that share it, in the order given
     for run, label in zip(args.runs, labels):
         groups.setdefault(label, []).append(read_scalars(run, args.tags))

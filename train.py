@@ -509,6 +509,9 @@ def main(argv=None):
                     episode=episode, steps=steps, scores=[float(x) for x in scores],
                     seconds=time.time() - start)
 
+    def save_checkpoint(state):
+        return saved('the checkpoint', checkpoint_path, lambda: save_torch(state, checkpoint_path))
+
     def on_signal(signum, frame):
         name = signal.Signals(signum).name
         if stop:  # asked twice: quit now
@@ -532,8 +535,7 @@ def main(argv=None):
                 # must be on disk before the checkpoint that follows it is.
                 writer.close()
                 writer = open_writer(run_dir)
-                if saved('the checkpoint', checkpoint_path,
-                         lambda: save_torch(snapshot, checkpoint_path)):
+                if save_checkpoint(snapshot):
                     last_checkpoint = (checkpoint_path, episode)
 
             done = False
@@ -630,7 +632,10 @@ def main(argv=None):
             bar.update()
             if episode % args.log_interval == 0:
                 line = '{} episode | score_avg: {:.2f}'.format(episode, score_avg)
-                bar.write(line, file=sys.stdout) if not bar.disable else print(line, flush=True)
+                if bar.disable:
+                    print(line, flush=True)
+                else:
+                    bar.write(line, file=sys.stdout)  # above the bar, not through it
 
             # The deck tested the mean of however many scores there were, so it could
             # stop before 100 episodes existed; the goal needs a full window here.
@@ -656,7 +661,7 @@ def main(argv=None):
     if stop:
         print('stopped by {} in episode {}; TensorBoard logs: {}'.format(
             signal.Signals(stop[0]).name, episode, run_dir))
-        if saved('the checkpoint', checkpoint_path, lambda: save_torch(snapshot, checkpoint_path)):
+        if save_checkpoint(snapshot):
             print('saved the run up to episode {} (the interrupted episode runs again when it '
                   'resumes) to {}'.format(snapshot['episode'], checkpoint_path))
             last_checkpoint = (checkpoint_path, snapshot['episode'])
@@ -666,9 +671,7 @@ def main(argv=None):
 
     episodes = episode + 1
     minutes = (time.time() - start) / 60
-    final = checkpoint(episodes)
-    run_saved = saved('the checkpoint', checkpoint_path,
-                      lambda: save_torch(final, checkpoint_path))
+    run_saved = save_checkpoint(checkpoint(episodes))
     info = {'env_name': env_name, 'hidden_size': args.hidden_size, 'episodes': episodes,
             'steps': steps, 'score_avg': float(score_avg), 'goal_score': args.goal_score,
             'reached_goal': reached_goal, 'seed': args.seed, 'run': run_name}
