@@ -12,14 +12,15 @@ Reads the event files with TensorBoard's own reader; one panel per tag, one line
 import argparse
 import os
 
+import matplotlib
 import numpy as np
 
-import matplotlib
 matplotlib.use('Agg')  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from utils import atomic_write, fail  # noqa: E402
+from ddpg_extras.checks import fail  # noqa: E402
+from ddpg_extras.files import atomic_write  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir)')

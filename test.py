@@ -4,17 +4,23 @@
     python test.py --load_model model.pth --no_render --episodes 100
 """
 import argparse
-import os
 import sys
-import time
 
 import numpy as np
 import torch
 
+from ddpg_extras.checks import finite_float, non_negative_float, positive_int
+from ddpg_extras.environments import make_env, noise_scale
+from ddpg_extras.files import (
+    actor_bounds,
+    actor_sizes,
+    check_actor_fits,
+    load_actor_weights,
+    model_path,
+)
+from ddpg_extras.video import Video, video_path
 from model import Actor
-from utils import (OUNoise, actor_bounds, actor_sizes, check_writable, fail, finite_float,
-                   get_action, has_display, load_actor_weights, make_env, model_path,
-                   noise_scale, non_negative_float, positive_int)
+from utils import OUNoise, get_action
 
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
@@ -49,76 +55,49 @@ def main(argv=None):
         parser.error('--record needs a file name ending in .mp4 or .gif')
 
     path = model_path(args.load_model, 'save_model')
-    weights, info = load_actor_weights(path)
-
-    # The deck's test.py always rendered, with no way to turn it off (--render was
-    # store_true with default True); here --no_render turns it off, and where no
-    # display exists the episodes go to a video file instead of failing.
-    record = None
-    if not args.no_render and (args.record or not has_display()):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        record = args.record or os.path.join(
-            'videos', '{}_{}.mp4'.format(stem, time.strftime('%Y%m%d-%H%M%S')))
-        os.environ.setdefault('SDL_VIDEODRIVER', 'offscreen')  # pygame draws off screen
-        os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
-        os.environ.setdefault('MUJOCO_GL', 'egl')  # MuJoCo draws off screen through EGL
+    weights, info = load_actor_weights(path)  # both formats, weights_only=True
+    # The deck always opened a window; without a display, the episodes go to a video
+    record = video_path(args.record, args.no_render, path)
     render_mode = None if args.no_render else ('rgb_array' if record else 'human')
-
     env = make_env(args.env_name or info.get('env_name', 'Pendulum-v1'), render_mode)
-    env_name = env.spec.id
-    if info.get('env_name') and info['env_name'] != env_name:
-        fail('{} was trained on {}, not {}; drop --env_name or pass --env_name {}'.format(
-            path, info['env_name'], env_name, info['env_name']))
-    state_size, action_size, hidden_size = actor_sizes(weights)
-    if (state_size, action_size) != (env.observation_space.shape[0], env.action_space.shape[0]):
-        fail('{} is an actor for {} observations and {} actions, but {} has {} and {}; '
-             'pass the --env_name it was trained on'.format(
-                 path, state_size, action_size, env_name,
-                 env.observation_space.shape[0], env.action_space.shape[0]))
-    if args.hidden_size is not None and args.hidden_size != hidden_size:
-        fail('{} has hidden size {}, not {}; drop --hidden_size (it is read from the weights)'
-             .format(path, hidden_size, args.hidden_size))
+    check_actor_fits(path, info, weights, env, args.hidden_size)
 
+    state_size, action_size, hidden_size = actor_sizes(weights)
     actor = Actor(state_size, action_size, hidden_size, actor_bounds(weights))
     actor.load_state_dict(weights)
     np.random.seed(args.seed)
     scale = noise_scale(env.action_space)  # as train.py: the noise fits each action's range
+    # The deck always added the noise; here only with --noise, to measure the policy itself
     ou_noise = (OUNoise(action_size, args.theta, args.mu * scale, args.sigma * scale)
                 if args.noise else None)
     low, high = env.action_space.low, env.action_space.high
     print('testing {} on {}, {} episodes{}'.format(
-        path, env_name, args.episodes, ' with OU noise' if args.noise else ''))
+        path, env.spec.id, args.episodes, ' with OU noise' if args.noise else ''))
 
-    video = None
-    if record:
-        import imageio.v2 as imageio  # only needed for videos
-        check_writable(os.path.dirname(record) or '.', '--record')
-        stem, ext = os.path.splitext(record)
-        partial = stem + '.part' + ext  # renamed when complete
-        fps = env.metadata.get('render_fps', 30)
-        if ext == '.gif':  # Pillow's GIF writer: frame time in ms, loop forever
-            video = imageio.get_writer(partial, duration=1000 / fps, loop=0)
-        else:
-            video = imageio.get_writer(partial, fps=fps, macro_block_size=2)
-
+    video = Video(record, env) if record else None
     scores = []
     try:
-        for episode in range(args.episodes):
+        for episode in range(args.episodes):  # the deck's --iter counted steps
+            done = False
+            score = 0.0
+
             state, _ = env.reset(seed=args.seed if episode == 0 else None)
             if ou_noise:
                 ou_noise.reset()
             if video:
-                video.append_data(env.render())
-            score, done = 0.0, False
+                video.frame()
+
             while not done:
                 with torch.no_grad():
                     policy = actor(torch.as_tensor(state, dtype=torch.float32))
                 action = get_action(policy, ou_noise) if ou_noise else policy.numpy()
+
                 state, reward, terminated, truncated, _ = env.step(np.clip(action, low, high))
                 done = terminated or truncated
                 score += reward
                 if video:
-                    video.append_data(env.render())
+                    video.frame()
+
             scores.append(score)
             print('{} episode | score: {:.2f}'.format(episode, score), flush=True)
     except KeyboardInterrupt:
@@ -127,7 +106,6 @@ def main(argv=None):
         env.close()
         if video:
             video.close()
-            os.replace(partial, record)
 
     if scores:
         print('score: {:.2f} ± {:.2f} over {} episodes'.format(

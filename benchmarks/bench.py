@@ -10,6 +10,7 @@ quoting medians and ratios measured in the same run.
 """
 import argparse
 import contextlib
+import functools
 import importlib.util
 import io
 import os
@@ -28,6 +29,7 @@ import torch  # noqa: E402
 
 import deck_ddpg  # noqa: E402
 import train  # noqa: E402
+from ddpg_extras import fast_update  # noqa: E402
 
 
 def one_thread():
@@ -96,9 +98,11 @@ def per_step(fn, n=2000):
 def breakdown():
     """Cost of each part of one training step, each timed alone with a full buffer
     (10,000 transitions), for the project's code and the deck's."""
-    from model import Actor, Critic, forward_saving
-    from utils import OUNoise, get_action, soft_target_update
     import gymnasium as gym
+
+    from ddpg_extras.fast_update import forward_saving
+    from model import Actor, Critic
+    from utils import OUNoise, get_action, soft_target_update
     env = gym.make('Pendulum-v1')
     state, _ = env.reset(seed=0)
     low, high = env.action_space.low, env.action_space.high
@@ -124,7 +128,7 @@ def breakdown():
     rows['buffer (store, sample, batch assembly)'] = [
         per_step(lambda: buffer.append(transition)) + per_step(lambda: buffer.sample(64))]
     critic_part, actor_part = split_update(
-        lambda: train.train_model(*nets, *optimizers, batch, 0.99), optimizers[1])
+        lambda: fast_update.fast_train_model(*nets, *optimizers, batch, 0.99), optimizers[1])
     rows['critic update'], rows['actor update'] = [critic_part], [actor_part]
     rows['target update'] = [per_step(lambda: soft_target_update(*nets, 0.001))]
 
@@ -159,7 +163,7 @@ def breakdown():
 def split_update(update, critic_optimizer, first_critic_call=None, n=500):
     """Time one train_model call in parts: (batch assembly,) critic update, actor
     update. The critic's optimizer step ends the critic update (the project steps it
-    through utils.adam_step, the deck through optimizer.step()); for the deck, its
+    through fast_update.adam_step, the deck through optimizer.step()); for the deck, its
     first critic forward ends the batch assembly that its train_model does first."""
     marks = []
 
@@ -170,7 +174,7 @@ def split_update(update, critic_optimizer, first_critic_call=None, n=500):
         original(optimizer)
         if optimizer is critic_optimizer:
             mark()
-    original, train.adam_step = train.adam_step, adam_step
+    original, fast_update.adam_step = fast_update.adam_step, adam_step
     handles = [critic_optimizer.register_step_post_hook(mark)]
     if first_critic_call is not None:
         handles.append(first_critic_call.register_forward_pre_hook(
@@ -184,7 +188,7 @@ def split_update(update, critic_optimizer, first_critic_call=None, n=500):
             end = time.perf_counter()
             parts.append(np.diff([start, *marks[:2], end]) * 1e6)
     finally:
-        train.adam_step = original
+        fast_update.adam_step = original
         for handle in handles:
             handle.remove()
     return list(np.median(parts[n // 10:], axis=0))
@@ -223,8 +227,8 @@ def speed(args):
 def goal(args):
     print('wall-clock to the goal (100-episode mean > -300), seed {}, default flags:'.format(
         args.seed))
-    contenders = [('project', lambda seed: run_project(seed))] + [
-        (name, lambda seed, flags=flags.split(): run_project(seed, flags=flags))
+    contenders = [('project', run_project)] + [
+        (name, functools.partial(run_project, flags=flags.split()))
         for name, _, flags in (c.partition('=') for c in args.config)] + [('deck', run_deck)]
     results = {}
     for name, run in contenders:

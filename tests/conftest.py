@@ -72,6 +72,7 @@ def in_a_window(folder, *args, look):
 def screen(folder):
     """What Xvfb's screen shows, as (height, width, BGRX) pixels, read from its XWD file."""
     import struct
+
     import numpy as np
     data = open(os.path.join(folder, 'Xvfb_screen0'), 'rb').read()
     fields = struct.unpack('>25I', data[:100])

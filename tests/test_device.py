@@ -3,12 +3,13 @@ The cuda tests run only where PyTorch sees a GPU."""
 import pytest
 import torch
 import torch.optim as optim
+from test_train_model import GAMMA, LR, assert_same_weights, fixed_batch, make_nets
 
 import train
 from conftest import assert_clean_error, run_script
-from test_train_model import GAMMA, LR, assert_same_weights, fixed_batch, make_nets
-from test_train_model import autograd_train_model
-from utils import adam_step, load_actor_weights
+from ddpg_extras.fast_update import adam_step, fast_train_model
+from ddpg_extras.files import load_actor_weights
+from utils import ReplayBuffer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='PyTorch sees no CUDA GPU')
 
@@ -36,7 +37,7 @@ def test_other_kinds_of_device_are_refused(tmp_path):
 
 
 def test_the_buffer_hands_out_batches_on_its_device():
-    buffer = train.ReplayBuffer(10, 3, 1, seed=0, device='cpu')
+    buffer = ReplayBuffer(10, 3, 1, seed=0, device='cpu')
     for i in range(10):
         buffer.append(([i, i, i], [0.5], -1.0, [i + 1] * 3, 1))
     batch = buffer.sample(4)
@@ -54,8 +55,8 @@ def test_train_model_on_cuda_matches_the_autograd_form_on_the_cpu():
     for step in range(10):
         batch = fixed_batch()
         batch = (batch[0] + step, *batch[1:])
-        losses = train.train_model(*nets, *opts, [t.cuda() for t in batch], GAMMA)
-        ref_losses = autograd_train_model(*ref, *ref_opts, batch, GAMMA)
+        losses = fast_train_model(*nets, *opts, [t.cuda() for t in batch], GAMMA)
+        ref_losses = train.train_model(*ref, *ref_opts, batch, GAMMA)
         for mine, theirs in zip(losses, ref_losses):
             assert abs(mine - theirs) <= 1e-4 * max(1.0, abs(theirs))
     for mine, theirs in zip(nets, ref):

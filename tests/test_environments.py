@@ -13,6 +13,7 @@ import pytest
 import train
 import utils
 from conftest import ROOT, assert_clean_error, in_a_window, run_script, script_env
+from ddpg_extras import environments
 
 ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
     ('MountainCarContinuous-v0', None),
@@ -46,11 +47,11 @@ def test_train_and_test_run_on_the_environment(tmp_path, env_name, package):
 
 
 def test_the_noise_keeps_pendulums_scale_and_fits_other_ranges():
-    assert utils.noise_scale(gym.make('Pendulum-v1').action_space).tolist() == [1.0]
-    assert utils.noise_scale(gym.make('MountainCarContinuous-v0').action_space).tolist() == [
+    assert environments.noise_scale(gym.make('Pendulum-v1').action_space).tolist() == [1.0]
+    assert environments.noise_scale(gym.make('MountainCarContinuous-v0').action_space).tolist() == [
         0.5]
     lander = gym.spaces.Box(np.float32([-1, -3]), np.float32([1, 5]))
-    assert utils.noise_scale(lander).tolist() == [0.5, 2.0]
+    assert environments.noise_scale(lander).tolist() == [0.5, 2.0]
 
 
 def test_a_missing_optional_dependency_gets_one_line(tmp_path):
@@ -75,7 +76,7 @@ class Unbounded(gym.Env):
 def test_unbounded_actions_are_refused_in_one_line():
     gym.register('UnboundedActions-v0', entry_point=Unbounded)
     with pytest.raises(SystemExit) as exit_:
-        utils.make_env('UnboundedActions-v0')
+        environments.make_env('UnboundedActions-v0')
     assert 'has actions from [-inf -inf] to [inf inf]' in str(exit_.value.code)
     assert 'bounded actions' in str(exit_.value.code)
     assert os.path.exists(os.path.join(ROOT, 'requirements-envs.txt'))
@@ -98,7 +99,7 @@ def test_noise_and_clipping_fit_each_action_dimension(tmp_path, monkeypatch):
     made, noises = [], []
 
     def make_env(name, render_mode=None):
-        made.append(Sent(utils.make_env(name, render_mode)))
+        made.append(Sent(environments.make_env(name, render_mode)))
         return made[-1]
 
     class Noise(utils.OUNoise):

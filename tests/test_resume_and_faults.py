@@ -14,8 +14,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
-import utils
 from conftest import assert_clean_error, run_script, start_script
+from ddpg_extras import environments, files
 from model import Actor
 
 
@@ -103,7 +103,7 @@ class Signaller(gym.Wrapper):
 def train_in(tmp_path, *flags, signals=None, monkeypatch=None):
     if signals:
         monkeypatch.setattr(train, 'make_env', lambda name, render_mode=None: Signaller(
-            utils.make_env(name, render_mode), signals))
+            environments.make_env(name, render_mode), signals))
     return train.main(['--save_path', str(tmp_path / 'save_model'),
                        '--logdir', str(tmp_path / 'logs'), *map(str, flags)])
 
@@ -203,7 +203,7 @@ class NanReward(gym.Wrapper):
 
 def test_a_nan_stops_the_run_and_the_last_good_checkpoint_stays(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(train, 'make_env', lambda name, render_mode=None: NanReward(
-        utils.make_env(name, render_mode), at=450))
+        environments.make_env(name, render_mode), at=450))
     with pytest.raises(SystemExit) as exit_:
         train_in(tmp_path, '--max_iter_num', 10, '--checkpoint_interval', 1)
     message = str(exit_.value.code)
@@ -270,7 +270,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         f.write(b'half of a new')
         raise OSError(28, 'No space left on device')
     with pytest.raises(OSError):
-        utils.atomic_write(str(path), write_half)
+        files.atomic_write(str(path), write_half)
     assert path.read_bytes() == b'the old actor' and os.listdir(tmp_path) == ['model.pth']
 
 
@@ -395,7 +395,7 @@ def test_train_py_refuses_a_model_file_that_would_run_code(tmp_path):
     class Payload:
         def __reduce__(self):
             return (os.mkdir, (str(marker),))
-    torch.save({'format': utils.CHECKPOINT, 'actor': Payload()}, tmp_path / 'evil.pth')
+    torch.save({'format': files.CHECKPOINT, 'actor': Payload()}, tmp_path / 'evil.pth')
     result = run_script('train.py', '--load_model', tmp_path / 'evil.pth', '--save_path',
                         tmp_path, '--logdir', tmp_path)
     assert_clean_error(result, 'refused to load', 'would run code')

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import ROOT, assert_clean_error, in_a_window, run_script
+from ddpg_extras.files import load_actor_weights, save_actor
 from model import Actor
-from utils import load_actor_weights, save_actor
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import train
 import utils
 from conftest import assert_clean_error, run_script
+from ddpg_extras import environments
+from ddpg_extras.fast_update import fast_train_model
+from ddpg_extras.instruments import diagnose
 from model import Actor, Critic
 
 DECK_DEFAULTS = {
@@ -23,7 +26,9 @@ DECK_DEFAULTS = {
     'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu', 'checkpoint_interval': 50,
     'eval_interval': None, 'eval_episodes': 10,
     # the stabilizers, off: the deck's algorithm
-    'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False}
+    'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False,
+    # the deck's autograd train_model instead of the same update written out by hand
+    'deck_update': False}
 
 
 def stored(result):
@@ -61,7 +66,7 @@ def use_recorder(monkeypatch, **kwargs):
     envs = []
 
     def make_env(env_name, render_mode=None):
-        envs.append(Recorder(utils.make_env(env_name, render_mode), **kwargs))
+        envs.append(Recorder(environments.make_env(env_name, render_mode), **kwargs))
         return envs[-1]
     monkeypatch.setattr(train, 'make_env', make_env)
     return envs
@@ -212,7 +217,7 @@ def test_diagnose_measures_the_gradients_the_update_uses_and_changes_nothing():
     batch = (torch.randn(64, 3), torch.randn(64, 1), -torch.rand(64), torch.randn(64, 3),
              torch.ones(64))
     before = [copy.deepcopy(net.state_dict()) for net in nets]
-    found = train.diagnose(*nets, batch, 0.99)
+    found = diagnose(*nets, batch, 0.99)
     for net, state in zip(nets, before):
         for name, value in net.state_dict().items():
             assert torch.equal(value, state[name])
@@ -220,7 +225,7 @@ def test_diagnose_measures_the_gradients_the_update_uses_and_changes_nothing():
     # train_model leaves each network's gradient in .grad; with a learning rate of 0
     # the critic does not move, so both gradients are those diagnose() measured.
     optimizers = [torch.optim.SGD(net.parameters(), lr=0.0) for net in nets[:2]]
-    train.train_model(*nets, *optimizers, batch, 0.99)
+    fast_train_model(*nets, *optimizers, batch, 0.99)
     for tag, net in (('train/actor_grad_norm', nets[0]), ('train/critic_grad_norm', nets[1])):
         norm = torch.nn.utils.get_total_norm([p.grad for p in net.parameters()]).item()
         assert abs(found[tag] - norm) <= 1e-5 * norm, tag
@@ -262,7 +267,7 @@ def test_the_same_seed_gives_the_same_run(tmp_path):
 
 
 def test_pendulum_v0_is_mapped_to_v1(capsys):
-    env = utils.make_env('Pendulum-v0')
+    env = environments.make_env('Pendulum-v0')
     assert env.spec.id == 'Pendulum-v1'
     assert capsys.readouterr().out == 'notice: Pendulum-v0 no longer exists; using Pendulum-v1\n'
 
@@ -335,7 +340,7 @@ def test_the_default_run_reaches_the_decks_goal(tmp_path):
 
 
 def test_the_replay_buffer_is_first_in_first_out_and_samples_without_replacement():
-    buffer = train.ReplayBuffer(5, state_size=3, action_size=1, seed=0)
+    buffer = utils.ReplayBuffer(5, state_size=3, action_size=1, seed=0)
     for i in range(8):  # the first three are pushed out
         buffer.append((np.full(3, i), np.array([i + 0.5]), -i, np.full(3, i + 1), i % 2))
     assert len(buffer) == 5
@@ -350,7 +355,7 @@ def test_the_replay_buffer_is_first_in_first_out_and_samples_without_replacement
 
 
 def test_the_replay_buffer_samples_uniformly():
-    buffer = train.ReplayBuffer(100, state_size=1, action_size=1, seed=0)
+    buffer = utils.ReplayBuffer(100, state_size=1, action_size=1, seed=0)
     for i in range(100):
         buffer.append((np.array([i]), np.zeros(1), 0.0, np.zeros(1), 1))
     counts = np.bincount(np.concatenate(
@@ -367,6 +372,7 @@ def run_in_terminal(*args):
     import subprocess
     import sys
     import termios
+
     from conftest import ROOT, script_env
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
@@ -417,3 +423,33 @@ def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothi
     assert abs(evaluations[-1].value - mean) <= 0.005
     assert evaluations[0].value != evaluations[1].value  # the actor learned in between
     assert 'eval/score' not in EventAccumulator(plain['run_dir']).Reload().Tags()['scalars']
+
+
+def test_deck_update_runs_the_train_model_written_in_train_py(tmp_path, monkeypatch):
+    calls = []
+
+    def edited(*args):  # a student's edit of train_model: no update at all
+        calls.append(args)
+        return 0.0, 0.0
+    monkeypatch.setattr(train, 'train_model', edited)
+    fast = train_in(tmp_path / 'fast', '--max_iter_num', 1)
+    assert calls == []  # by default the hand-written update runs
+    deck = train_in(tmp_path / 'deck', '--max_iter_num', 1, '--deck_update')
+    assert len(calls) == 200 - 64  # one call per step once a batch exists
+    untrained = train_in(tmp_path / 'none', '--max_iter_num', 1, '--batch_size', 10 ** 6,
+                         '--replay_buffer_size', 10 ** 6)
+
+    def weights(result):
+        return torch.load(result['model'], weights_only=True)
+    # The edit shows: the actor of the --deck_update run never moved; the default's did.
+    assert all(torch.equal(weights(deck)[k], v) for k, v in weights(untrained).items())
+    assert not all(torch.equal(weights(fast)[k], v) for k, v in weights(untrained).items())
+
+
+def test_the_decks_update_and_the_fast_one_train_alike(tmp_path):
+    fast = train_in(tmp_path / 'fast', '--max_iter_num', 1)
+    deck = train_in(tmp_path / 'deck', '--max_iter_num', 1, '--deck_update')
+    # 136 updates into the run, the two agree to rounding (1e-8 of the score, measured);
+    # later the float32 differences grow, as any change of summation order does in RL.
+    assert deck['scores'][0] == pytest.approx(fast['scores'][0], abs=1e-3)
+    assert deck['scores'][0] != fast['scores'][0]  # really the other update

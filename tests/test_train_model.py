@@ -1,15 +1,20 @@
 """train_model does the deck's update: the critic towards r + mask * gamma * Q'(s', mu'(s')),
-then the actor up the gradient of the critic it has just updated."""
+then the actor up the gradient of the critic it has just updated. train.train_model is
+the deck's autograd form, the reference; fast_train_model (train.py's default) is
+checked against it to 1e-6."""
 import copy
 
 import pytest
 import torch
 import torch.optim as optim
 
+from ddpg_extras.fast_update import fast_train_model
 from model import Actor, Critic
 from train import train_model
 
 GAMMA, LR, EPS = 0.99, 1e-3, 1e-8
+BOTH_UPDATES = pytest.mark.parametrize('update', [train_model, fast_train_model],
+                                       ids=["the deck's train_model", 'fast_train_model'])
 
 
 def make_nets(seed=0, bounds=None):
@@ -53,12 +58,12 @@ def reference_update(actor, critic, target_actor, target_critic, batch,
     return critic_loss.item(), actor_loss.item()
 
 
-def run_train_model(nets, batch):
+def run_train_model(nets, batch, update=fast_train_model):
     actor, critic, target_actor, target_critic = nets
     actor_optimizer = optim.Adam(actor.parameters(), lr=LR)
     critic_optimizer = optim.Adam(critic.parameters(), lr=LR)
-    return train_model(actor, critic, target_actor, target_critic,
-                       actor_optimizer, critic_optimizer, batch, GAMMA)
+    return update(actor, critic, target_actor, target_critic,
+                  actor_optimizer, critic_optimizer, batch, GAMMA)
 
 
 def assert_same_weights(a, b, atol=1e-6):
@@ -66,11 +71,12 @@ def assert_same_weights(a, b, atol=1e-6):
         torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=name)
 
 
-def test_train_model_matches_the_hand_written_update():
+@BOTH_UPDATES
+def test_train_model_matches_the_hand_written_update(update):
     batch = fixed_batch()
     nets, ref = make_nets(), make_nets()
     targets_before = copy.deepcopy(nets[2:])
-    critic_loss, actor_loss = run_train_model(nets, batch)
+    critic_loss, actor_loss = run_train_model(nets, batch, update)
     ref_critic_loss, ref_actor_loss = reference_update(*ref, batch)
 
     assert isinstance(critic_loss, float) and isinstance(actor_loss, float)
@@ -83,10 +89,11 @@ def test_train_model_matches_the_hand_written_update():
     assert_same_weights(nets[3], targets_before[1], atol=0)
 
 
-def test_actor_is_updated_against_the_updated_critic():
+@BOTH_UPDATES
+def test_actor_is_updated_against_the_updated_critic(update):
     batch = fixed_batch()
     nets, wrong_order = make_nets(), make_nets()
-    run_train_model(nets, batch)
+    run_train_model(nets, batch, update)
     reference_update(*wrong_order, batch, actor_sees_new_critic=False)
     # The order is visible in the result: against the old critic the actor ends elsewhere.
     diff = max((a - b).abs().max().item() for a, b in
@@ -94,7 +101,8 @@ def test_actor_is_updated_against_the_updated_critic():
     assert diff > 1e-5
 
 
-def test_mask_zero_means_no_bootstrap():
+@BOTH_UPDATES
+def test_mask_zero_means_no_bootstrap(update):
     states, actions, rewards, next_states, _ = fixed_batch(8)
     actor, critic, target_actor, target_critic = make_nets()
     with torch.no_grad():  # a critic that predicts exactly the reward
@@ -102,37 +110,11 @@ def test_mask_zero_means_no_bootstrap():
         critic.fc3.bias.zero_()
     for masks, expected_bootstrap in ((torch.zeros(8), False), (torch.ones(8), True)):
         nets = copy.deepcopy((actor, critic, target_actor, target_critic))
-        loss, _ = run_train_model(nets, (states, actions, rewards, next_states, masks))
+        loss, _ = run_train_model(nets, (states, actions, rewards, next_states, masks), update)
         with torch.no_grad():
             bootstrap = GAMMA * target_critic(next_states, target_actor(next_states))[:, 0]
         expected = ((rewards + (bootstrap if expected_bootstrap else 0)) ** 2).mean().item()
         assert abs(loss - expected) < 1e-4 * expected
-
-
-def autograd_train_model(actor, critic, target_actor, target_critic,
-                         actor_optimizer, critic_optimizer, batch, gamma,
-                         gradient_clip_actor=None, gradient_clip_critic=None):
-    """The deck's train_model in plain autograd: the reference for the hand-written one
-    (with the gradient clipping of the deck authors' later revision, when asked)."""
-    states, actions, rewards, next_states, masks = batch
-    q_value = critic(states, actions).squeeze(1)
-    target_next_policy = target_actor(next_states)
-    target_next_q_value = target_critic(next_states, target_next_policy).squeeze(1)
-    target = rewards + masks * gamma * target_next_q_value
-    critic_loss = torch.nn.MSELoss()(q_value, target.detach())
-    critic_optimizer.zero_grad()
-    critic_loss.backward()
-    if gradient_clip_critic:
-        torch.nn.utils.clip_grad_norm_(critic.parameters(), gradient_clip_critic)
-    critic_optimizer.step()
-    policy = actor(states)
-    actor_loss = -critic(states, policy).mean()
-    actor_optimizer.zero_grad()
-    actor_loss.backward()
-    if gradient_clip_actor:
-        torch.nn.utils.clip_grad_norm_(actor.parameters(), gradient_clip_actor)
-    actor_optimizer.step()
-    return critic_loss.item(), actor_loss.item()
 
 
 @pytest.mark.parametrize('bounds', [None, (torch.tensor([-2.0]), torch.tensor([2.0]))],
@@ -146,8 +128,8 @@ def test_many_updates_match_the_plain_autograd_form(bounds):
     for step in range(20):
         batch = fixed_batch()
         batch = (batch[0] + step, *batch[1:])
-        losses = train_model(*nets, *opts, batch, GAMMA)
-        ref_losses = autograd_train_model(*ref, *ref_opts, batch, GAMMA)
+        losses = fast_train_model(*nets, *opts, batch, GAMMA)
+        ref_losses = train_model(*ref, *ref_opts, batch, GAMMA)
         for mine, theirs in zip(losses, ref_losses):
             assert abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
     for mine, theirs in zip(nets, ref):
@@ -160,8 +142,8 @@ def test_any_optimizer_is_honoured():
     sgd = [optim.SGD(n.parameters(), lr=0.01) for n in nets[:2]]
     ref_sgd = [optim.SGD(n.parameters(), lr=0.01) for n in ref[:2]]
     for _ in range(3):
-        train_model(*nets, *sgd, batch, GAMMA)
-        autograd_train_model(*ref, *ref_sgd, batch, GAMMA)
+        fast_train_model(*nets, *sgd, batch, GAMMA)
+        train_model(*ref, *ref_sgd, batch, GAMMA)
     for mine, theirs in zip(nets, ref):
         assert_same_weights(mine, theirs)
 
@@ -171,8 +153,8 @@ def test_the_optimizers_stay_usable_outside_train_model():
     # Adam's state) must still work with plain autograd and optimizer.step() after.
     nets = make_nets()
     opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
+    fast_train_model(*nets, *opts, fixed_batch(), GAMMA)
     train_model(*nets, *opts, fixed_batch(), GAMMA)
-    autograd_train_model(*nets, *opts, fixed_batch(), GAMMA)
 
 
 def grad_norm(net):
@@ -185,7 +167,7 @@ def test_gradient_clipping_bounds_the_norm_and_matches_clip_grad_norm(clip_actor
     # is small while the critic is untrained)...
     nets = make_nets()
     opts = [optim.Adam(n.parameters(), lr=LR, fused=True) for n in nets[:2]]
-    train_model(*nets, *opts, fixed_batch(), GAMMA)
+    fast_train_model(*nets, *opts, fixed_batch(), GAMMA)
     assert grad_norm(nets[0]) > 0.05 and grad_norm(nets[1]) > 10
     # ...clipped, the gradient each step used is at most the bound, and the update is
     # the autograd form with torch.nn.utils.clip_grad_norm_, over several steps.
@@ -195,8 +177,8 @@ def test_gradient_clipping_bounds_the_norm_and_matches_clip_grad_norm(clip_actor
     for step in range(5):
         batch = fixed_batch()
         batch = (batch[0] + step, *batch[1:])
-        train_model(*nets, *opts, batch, GAMMA, clip_actor, clip_critic)
-        autograd_train_model(*ref, *ref_opts, batch, GAMMA, clip_actor, clip_critic)
+        fast_train_model(*nets, *opts, batch, GAMMA, clip_actor, clip_critic)
+        train_model(*ref, *ref_opts, batch, GAMMA, clip_actor, clip_critic)
         for net, bound in ((nets[0], clip_actor), (nets[1], clip_critic)):
             if bound:
                 assert grad_norm(net) <= bound * (1 + 1e-5)

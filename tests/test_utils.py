@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from ddpg_extras.fast_update import adam_step
 from model import Actor, Critic
-from utils import (OUNoise, adam_step, get_action, hard_target_update, soft_target_update,
-                   soft_update)
+from utils import OUNoise, get_action, hard_target_update, soft_target_update, soft_update
 
 
 def test_ou_noise_follows_the_decks_update():

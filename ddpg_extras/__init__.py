@@ -1,0 +1,16 @@
+"""Everything the deck does not have, one module per concern, so that model.py,
+utils.py, train.py and test.py read like the slides:
+
+- fast_update.py  the deck's update with hand-written gradients (train.py's default)
+- checks.py       command-line checks: flag types, devices, writable folders, one-line errors
+- environments.py making Gymnasium environments, noise scale, display detection
+- files.py        atomic saving, safe loading of actors and checkpoints
+- checkpoints.py  what a checkpoint holds, and resuming a run from it
+- signals.py      Ctrl-C and SIGTERM: stop after the step and save
+- writer.py       one TensorBoard folder per run, one event file per checkpoint
+- instruments.py  the actor/ and train/ tags that show a collapse coming
+- evaluation.py   noiseless evaluation during training
+- progress.py     the progress bar, or plain lines in a log file
+- run.py          a training run's plumbing, one line at a time in train.py's loop
+- video.py        test.py's recordings (MP4, GIF)
+"""

@@ -1,0 +1,85 @@
+"""Command-line checks: flag types with argparse's usage error, the device, writable
+folders, and the one-line error that a user's mistake gets instead of a traceback."""
+import argparse
+import math
+import os
+import tempfile
+
+import torch
+
+
+def fail(message):
+    """Stop with one line on stderr and exit status 1: a user's mistake gets no traceback."""
+    raise SystemExit(f"error: {message}")
+
+
+def _number(text, ok, what):
+    """An argparse type: float(text) where ok(value), else argparse's usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a number") from None
+    if math.isnan(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"{text} is not {what}")
+    return value
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
+def positive_float(text):
+    return _number(text, lambda x: 0 < x < math.inf, "a positive number")
+
+
+def non_negative_float(text):
+    return _number(text, lambda x: 0 <= x < math.inf, "a number >= 0")
+
+
+def unit_interval(text):  # gamma
+    return _number(text, lambda x: 0 <= x <= 1, "in [0, 1]")
+
+
+def half_open_unit_interval(text):  # tau
+    return _number(text, lambda x: 0 < x <= 1, "in (0, 1]")
+
+
+def finite_float(text):
+    return _number(text, math.isfinite, "a finite number")
+
+
+def float_not_nan(text):  # --goal_score inf: never stop early
+    return _number(text, lambda x: True, "a number")
+
+
+def check_writable(folder, flag):
+    """Create folder if needed and write a file in it, now rather than after an hour
+    of training; one line naming the flag if that fails."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        fail(f"cannot write to {flag} {folder}: {e.strerror or e}; "
+             f"choose a folder you can write to with {flag}")
+
+
+def check_device(parser, name):
+    """torch.device(name), or one line saying why it cannot be used."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        parser.error('--device {!r} is not a device PyTorch knows; use cpu or cuda'.format(name))
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            fail('--device {}: this PyTorch sees no CUDA GPU (a CPU-only build, or no '
+                 'driver); train with --device cpu'.format(name))
+        if (device.index or 0) >= torch.cuda.device_count():
+            fail('--device {}: there are only {} CUDA GPU(s), numbered from 0'
+                 .format(name, torch.cuda.device_count()))
+    elif device.type != 'cpu':
+        fail('--device {}: only cpu and cuda are supported; use --device cpu'.format(name))
+    return device

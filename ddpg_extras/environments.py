@@ -1,0 +1,62 @@
+"""Making Gymnasium environments for DDPG: the deck's Pendulum-v0 mapped to v1, one
+line for anything DDPG cannot train, the noise's scale per action, and displays."""
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+
+from ddpg_extras.checks import fail
+
+
+def make_env(env_name, render_mode=None):
+    """gym.make with the deck's Pendulum-v0 mapped to v1 and one-line errors."""
+    if env_name == "Pendulum-v0":
+        # Pendulum-v0 was removed in gym 0.21; v1 has the same dynamics except that
+        # the speed is clipped before integrating.
+        print("notice: Pendulum-v0 no longer exists; using Pendulum-v1")
+        env_name = "Pendulum-v1"
+    try:
+        env = gym.make(env_name, render_mode=render_mode)
+    except gym.error.Error as e:
+        hint = ""
+        if isinstance(e, gym.error.DependencyNotInstalled):
+            hint = ("; install what the other environments need with: "
+                    "pip install -r requirements-envs.txt")
+        elif isinstance(e, gym.error.UnregisteredEnv):
+            hint = ('; list the known ones with: '
+                    'python -c "import gymnasium; gymnasium.pprint_registry()"')
+        fail(f"cannot make environment {env_name!r}: {e}{hint}")
+    if not isinstance(env.action_space, gym.spaces.Box):
+        fail(f"{env_name} has {type(env.action_space).__name__} actions, but DDPG needs "
+             "continuous (Box) actions; try Pendulum-v1")
+    if not (isinstance(env.observation_space, gym.spaces.Box)
+            and len(env.observation_space.shape) == 1):
+        fail(f"{env_name} has observations of shape {env.observation_space.shape}, but "
+             "these networks need a flat vector (a 1-D Box)")
+    if len(env.action_space.shape) != 1 or not (np.isfinite(env.action_space.low).all()
+                                                and np.isfinite(env.action_space.high).all()):
+        fail(f"{env_name} has actions from {env.action_space.low} to {env.action_space.high}, "
+             "but DDPG here needs a flat vector of bounded actions to clip to")
+    return env
+
+
+def noise_scale(action_space):
+    """Per action dimension, its range relative to Pendulum's (-2 to 2): the deck's OU
+    noise, tuned on Pendulum, times this is the same fraction of every range. 1.0 on
+    Pendulum, exactly, so the deck's runs are unchanged; 0.5 for actions in [-1, 1]."""
+    return (action_space.high.astype(np.float64) - action_space.low) / 4
+
+
+def has_display():
+    """A window can open: always on macOS and Windows; on Linux only with X11 or Wayland."""
+    return not sys.platform.startswith('linux') or bool(
+        os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+def draw_off_screen():
+    """Let pygame and MuJoCo draw frames without a display (for recordings)."""
+    os.environ.setdefault('SDL_VIDEODRIVER', 'offscreen')  # pygame draws off screen
+    os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
+    os.environ.setdefault('MUJOCO_GL', 'egl')  # MuJoCo draws off screen through EGL
+

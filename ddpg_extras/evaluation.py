@@ -1,0 +1,23 @@
+"""Noiseless evaluation during training (--eval_interval), as test.py measures an actor."""
+import numpy as np
+import torch
+
+
+def evaluate(actor, env, episodes, seed):
+    """The mean score of the actor without noise, as test.py measures it: `episodes`
+    episodes from the start states that `seed` gives, the same at every evaluation."""
+    low, high = env.action_space.low, env.action_space.high
+    device = next(actor.parameters()).device
+    scores = []
+    for episode in range(episodes):
+        state, _ = env.reset(seed=seed if episode == 0 else None)
+        done, score = False, 0.0
+        while not done:
+            with torch.inference_mode():
+                action = actor(torch.as_tensor(state, dtype=torch.float32, device=device))
+            state, reward, terminated, truncated, _ = env.step(
+                np.clip(action.cpu().numpy(), low, high))
+            done = terminated or truncated
+            score += reward
+        scores.append(score)
+    return float(np.mean(scores))

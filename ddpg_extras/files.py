@@ -1,0 +1,158 @@
+"""Files: every save is atomic (the old file or the new one, never half of one), and
+every load is safe (weights_only=True) with one line for anything wrong."""
+import io
+import json
+import os
+import sys
+
+import torch
+
+from ddpg_extras.checks import fail
+
+# What marks a full training checkpoint of train.py (and the version of its layout).
+CHECKPOINT = "ddpg training checkpoint 1"
+ACTOR_KEYS = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias")
+
+
+def atomic_write(path, write):
+    """Write `path` so that a crash or a full disk leaves either the old file or the
+    new one, never half of one: a temporary file in the same folder, fsync, rename."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_torch(obj, path):
+    """torch.save(obj, path), atomically. The bytes are made in memory first, so a full
+    disk surfaces as the OSError that says so, and the old file stays."""
+    data = io.BytesIO()
+    torch.save(obj, data)
+    atomic_write(path, lambda f: f.write(data.getbuffer()))
+
+
+def save_actor(actor, path, info):
+    """The deck's format, torch.save(actor.state_dict(), path), so the deck's own
+    loading code still works; what else a user needs (env, episode, score) goes
+    beside it in path + '.json'."""
+    # CPU copies of the weights, so an actor trained with --device cuda loads anywhere,
+    # with the deck's torch.load as well
+    weights = {k: v.cpu() for k, v in actor.state_dict().items()}
+    save_torch(weights, path)
+    text = json.dumps(info, indent=2) + "\n"
+    atomic_write(path + ".json", lambda f: f.write(text.encode()))
+
+
+def saved(what, path, save):
+    """save(), or, where it fails (a full disk, a lost folder), one line that says so and
+    False: the old file stays as it was, and the run's state is still in memory."""
+    try:
+        save()
+        return True
+    except OSError as e:
+        print('warning: could not write {} {}: {}'.format(what, path, e.strerror or e),
+              file=sys.stderr, flush=True)
+        return False
+
+
+def set_aside(path):
+    """Move an existing actor file (and its .json) to model.1.pth, model.2.pth, ...
+    so that saving a new one never loses the old one. Returns the new name."""
+    if not os.path.exists(path):
+        return None
+    stem = path[:-len('.pth')] if path.endswith('.pth') else path
+    n = 1
+    while os.path.exists('{}.{}.pth'.format(stem, n)):
+        n += 1
+    kept = '{}.{}.pth'.format(stem, n)
+    os.replace(path, kept)
+    if os.path.exists(path + '.json'):
+        os.replace(path + '.json', kept + '.json')
+    return kept
+
+
+def model_path(load_model, save_path):
+    """As the deck's test.py: a bare file name is looked up in save_path."""
+    return load_model if os.path.dirname(load_model) else os.path.join(save_path, load_model)
+
+
+def load_model_file(path):
+    """torch.load(path) of an actor file or a checkpoint, with weights_only=True: a
+    model file can never run code. Anything wrong gets one line, not a traceback."""
+    if not os.path.isfile(path):
+        fail(f"no model file at {path}; train one with `python train.py`, "
+             "or point --load_model at a saved actor or checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds: UnpicklingError, RuntimeError, KeyError
+        if "GLOBAL" in str(e):  # weights_only met a class or function it would have to call
+            fail(f"refused to load {path}: it holds Python objects that would run code "
+                 "when unpickled; only plain weights are accepted")
+        fail(f"cannot read {path}: it is not a PyTorch model file, or it is truncated "
+             f"({type(e).__name__}); point --load_model at a saved actor or checkpoint")
+
+
+def is_checkpoint(state):
+    """Whether a loaded model file is a full training checkpoint (train.py resumes it)."""
+    return isinstance(state, dict) and state.get("format") == CHECKPOINT
+
+
+def load_actor_weights(path, state=None):
+    """Return (actor state_dict, info) from the deck's format (a bare actor state_dict,
+    also as .pth.tar), from a checkpoint dict holding one under 'actor', or from
+    state, the file as load_model_file already loaded it."""
+    state = load_model_file(path) if state is None else state
+    info = {}
+    if os.path.isfile(path + ".json"):
+        with open(path + ".json") as f:
+            info = json.load(f)
+    if is_checkpoint(state) and isinstance(state.get("args"), dict):
+        info = {"env_name": state["args"].get("env_name"), "episodes": state.get("episode")}
+    if isinstance(state, dict) and isinstance(state.get("actor"), dict):
+        state = state["actor"]
+    if not (isinstance(state, dict) and all(torch.is_tensor(state.get(k)) for k in ACTOR_KEYS)):
+        fail(f"{path} holds no actor weights (expected the keys {', '.join(ACTOR_KEYS)})")
+    if not all(bool(torch.isfinite(state[k]).all()) for k in ACTOR_KEYS):
+        fail(f"{path} holds inf or nan weights (saved from a run that diverged?); "
+             "point --load_model at another actor")
+    return state, info
+
+
+def actor_bounds(state):
+    """(low, high) of a tanh-bounded actor (train.py --tanh_actor), which keeps them in
+    its state_dict; None for the deck's linear actor."""
+    if "action_scale" not in state:
+        return None
+    return (state["action_bias"] - state["action_scale"],
+            state["action_bias"] + state["action_scale"])
+
+
+def actor_sizes(state):
+    """(state_size, action_size, hidden_size) read off an actor's state_dict."""
+    hidden_size, state_size = state["fc1.weight"].shape
+    action_size = state["fc3.weight"].shape[0]
+    return state_size, action_size, hidden_size
+
+
+def check_actor_fits(path, info, weights, env, hidden_size=None):
+    """One line if an actor's file does not fit the environment it is to run in (test.py)."""
+    env_name = env.spec.id
+    if info.get('env_name') and info['env_name'] != env_name:
+        fail('{} was trained on {}, not {}; drop --env_name or pass --env_name {}'.format(
+            path, info['env_name'], env_name, info['env_name']))
+    state_size, action_size, size = actor_sizes(weights)
+    if (state_size, action_size) != (env.observation_space.shape[0], env.action_space.shape[0]):
+        fail('{} is an actor for {} observations and {} actions, but {} has {} and {}; '
+             'pass the --env_name it was trained on'.format(
+                 path, state_size, action_size, env_name,
+                 env.observation_space.shape[0], env.action_space.shape[0]))
+    if hidden_size is not None and hidden_size != size:
+        fail('{} has hidden size {}, not {}; drop --hidden_size (it is read from the weights)'
+             .format(path, size, hidden_size))

@@ -1,0 +1,238 @@
+"""A training run's plumbing (not in the deck), so that each of its concerns is one
+line in train.py's loop: --load_model, flag checks, checkpoints and resuming, Ctrl-C,
+divergence, the TensorBoard log, the instruments, evaluation, the progress bar and the
+files a run leaves behind."""
+import os
+import time
+
+import numpy as np
+
+from ddpg_extras.checkpoints import capture, load_model_flag, restore, warm_start
+from ddpg_extras.checks import check_device, check_writable, fail
+from ddpg_extras.environments import has_display, make_env
+from ddpg_extras.evaluation import evaluate
+from ddpg_extras.fast_update import finite
+from ddpg_extras.files import CHECKPOINT, save_actor, save_torch, saved, set_aside
+from ddpg_extras.instruments import Instruments
+from ddpg_extras.progress import Progress
+from ddpg_extras.signals import StopSignals
+from ddpg_extras.writer import RunWriter, hyperparameters_table, make_run_name
+
+
+class Run:
+    def __init__(self, parser, args, argv=None):
+        """Check the flags (and --load_model) before anything is made, and say what is
+        wrong in one line."""
+        self.args = args
+        self.load_path = self.loaded = self.resume = None
+        if args.load_model:  # the deck parsed --load_model but never used it
+            self.load_path, self.loaded, self.resume = load_model_flag(parser, args, argv)
+        if args.replay_buffer_size < args.batch_size:
+            parser.error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
+                         '{})'.format(args.replay_buffer_size, args.batch_size))
+        self.device = check_device(parser, args.device)
+        if args.render and not has_display():
+            fail('--render needs a display and there is none; train without it, then '
+                 'watch the actor with: python test.py')
+        check_writable(args.save_path, '--save_path')  # now, not after an hour of training
+        check_writable(args.logdir, '--logdir')
+        self.signals, self.diverged, self.snapshot = StopSignals(), None, None
+        self.writer = self.progress = self.env = self.eval_env = None
+
+    def warm_start(self, actor, env):
+        """--load_model with an actor file: the new run's actor starts from it."""
+        if self.loaded is not None and self.resume is None:
+            warm_start(actor, self.load_path, self.loaded, self.args, env.spec.id)
+
+    def start(self, env, actor, critic, target_actor, target_critic,
+              actor_optimizer, critic_optimizer, replay_buffer, ou_noise):
+        """Resume the checkpoint, if one was given; open the log; catch Ctrl-C. Returns
+        the TensorBoard writer."""
+        args, self.env, self.env_name = self.args, env, env.spec.id
+        self.nets = {'actor': actor, 'critic': critic, 'target_actor': target_actor,
+                     'target_critic': target_critic}
+        self.optimizers = {'actor_optimizer': actor_optimizer,
+                           'critic_optimizer': critic_optimizer}
+        self.replay_buffer, self.ou_noise = replay_buffer, ou_noise
+        self.instruments = Instruments(env.action_space.low, env.action_space.high, args.seed)
+        self.eval_env = make_env(self.env_name) if args.eval_interval else None
+        self.scores, self.steps, seconds, self.start_episode = [], 0, 0.0, 0
+        if self.resume:
+            self.restore()
+            seconds = self.resume['seconds']
+        else:
+            self.run_name = make_run_name(args.logdir, self.env_name, args.seed)
+        self.run_dir = os.path.join(args.logdir, self.run_name)
+        self.checkpoint_path = os.path.join(args.save_path, self.run_name + '.checkpoint.pth')
+        self.last_checkpoint = (self.load_path, self.start_episode) if self.resume else None
+        if (self.resume and os.path.exists(self.checkpoint_path)
+                and not os.path.samefile(self.load_path, self.checkpoint_path)):
+            # resumed from a copy: the run's own checkpoint may be further on; keep it
+            print('the checkpoint {} is kept as {}'.format(self.checkpoint_path,
+                                                          set_aside(self.checkpoint_path)))
+        self.writer = RunWriter(self.run_dir, self.start_episode if self.resume else None)
+        if not self.resume:
+            self.writer.add_text('hyperparameters', hyperparameters_table(args))
+        print('TensorBoard logs: {}'.format(self.run_dir))
+        self.start_time = time.time() - seconds
+        self.progress = Progress(args.max_iter_num, self.start_episode, self.steps)
+        self.signals.install()
+        return self.writer
+
+    def restore(self):
+        nets, state, path = self.nets, self.resume, self.load_path
+        try:
+            restore(state, nets, self.optimizers, self.replay_buffer, self.ou_noise, self.env,
+                    self.instruments.probe_rng)
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            fail('{} does not fit the run it describes ({}); it is damaged: resume from '
+                 'another checkpoint'.format(path, ' '.join(str(e).split())))
+        if not finite(nets['actor'], nets['critic']):
+            fail('{} holds inf or nan weights; resume from another checkpoint'.format(path))
+        self.run_name, self.start_episode = state['run'], state['episode']
+        self.steps, self.scores = state['steps'], list(state['scores'])
+        print('resuming {} from {} after {} episodes ({} steps)'.format(
+            self.run_name, path, self.start_episode, self.steps))
+
+    def checkpoint(self, episode, steps):
+        """The whole run before `episode`, as a checkpoint holds it."""
+        return dict(capture(self.nets, self.optimizers, self.replay_buffer, self.ou_noise,
+                            self.env, self.instruments.probe_rng),
+                    format=CHECKPOINT, args=dict(vars(self.args), env_name=self.env_name),
+                    run=self.run_name, episode=episode, steps=steps,
+                    scores=[float(x) for x in self.scores],
+                    seconds=time.time() - self.start_time)
+
+    def save_checkpoint(self, state):
+        return saved('the checkpoint', self.checkpoint_path,
+                     lambda: save_torch(state, self.checkpoint_path))
+
+    def begin_episode(self, episode, steps):
+        """Between two episodes: keep the run in memory (a stop in the next episode
+        saves this, and the resumed run plays that episode again, exactly as it would
+        have gone), and save a checkpoint every --checkpoint_interval episodes. True
+        if Ctrl-C asked the run to stop."""
+        self.snapshot = self.checkpoint(episode, steps)
+        if self.signals.received:
+            return True
+        if episode > self.start_episode and episode % self.args.checkpoint_interval == 0:
+            self.writer.next_file()
+            if self.save_checkpoint(self.snapshot):
+                self.last_checkpoint = (self.checkpoint_path, episode)
+        return False
+
+    def record_action(self, policy):
+        self.instruments.raw_actions.append(policy)
+
+    def record_losses(self, losses):
+        self.diverged = self.instruments.diverged(losses)
+
+    @property
+    def stopping(self):
+        """Ctrl-C, SIGTERM, or a loss of inf or nan: leave the episode now."""
+        return bool(self.signals.received) or self.diverged is not None
+
+    def episode_ended(self, actor, critic):
+        """False where the run must stop instead: a stop, or weights of inf or nan."""
+        if not (self.diverged or finite(actor, critic)):  # an update can leave nan behind
+            self.diverged = 'the networks hold inf or nan'
+        return not self.stopping
+
+    def log_episode(self, episode, score, score_avg, steps):
+        """Everything logged per episode besides the deck's log/score."""
+        self.scores.append(score)
+        args, writer = self.args, self.writer
+        writer.add_scalar('log/score_avg', float(score_avg), episode)
+        self.instruments.log(writer, episode, list(self.nets.values()), self.replay_buffer,
+                             args.batch_size, args.gamma)
+        if args.eval_interval and (episode + 1) % args.eval_interval == 0:
+            writer.add_scalar('eval/score', evaluate(self.nets['actor'], self.eval_env,
+                                                     args.eval_episodes, args.seed + 1), episode)
+        self.progress.update(score_avg, steps)
+
+    def print(self, line):
+        self.progress.print(line)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """However the loop ends: the progress bar, Ctrl-C's handler, the log, the
+        environments."""
+        for thing in (self.progress, self.writer, self.env, self.eval_env):
+            if thing is not None:
+                thing.close()
+        self.signals.uninstall()
+
+    def finish(self, actor, episode, steps, recent_rewards):
+        """After the loop: stop with one line if training diverged; save and exit 130 or
+        143 after Ctrl-C or SIGTERM; else save the actor and the checkpoint and say
+        where they are."""
+        if self.diverged:  # not in the deck, which went on training on nan
+            kept = ('the last good checkpoint, {}, holds the run up to episode {}'.format(
+                *self.last_checkpoint) if self.last_checkpoint
+                else 'no checkpoint was saved before it')
+            fail('training diverged in episode {} (step {}): {}; {}. The recipe in the README '
+                 '(When learning fails) keeps runs stable: --tanh_actor --gradient_clip_actor '
+                 '0.5 --gradient_clip_critic 1.0'.format(episode, steps, self.diverged, kept))
+        if self.signals.received:
+            self.save_after_stop(episode)
+        return self.save_at_end(actor, episode + 1, steps, recent_rewards)
+
+    def save_after_stop(self, episode):
+        print('stopped by {} in episode {}; TensorBoard logs: {}'.format(
+            self.signals.name, episode, self.run_dir))
+        if self.save_checkpoint(self.snapshot):
+            print('saved the run up to episode {} (the interrupted episode runs again when it '
+                  'resumes) to {}'.format(self.snapshot['episode'], self.checkpoint_path))
+            self.last_checkpoint = (self.checkpoint_path, self.snapshot['episode'])
+        if self.last_checkpoint:
+            print('resume with: python train.py --load_model {}'.format(self.last_checkpoint[0]))
+        raise SystemExit(self.signals.exit_status)
+
+    def save_at_end(self, actor, episodes, steps, recent_rewards):
+        args = self.args
+        score_avg = np.mean(recent_rewards)
+        reached_goal = bool(len(recent_rewards) == recent_rewards.maxlen
+                            and score_avg > args.goal_score)
+        minutes = (time.time() - self.start_time) / 60
+        run_saved = self.save_checkpoint(self.checkpoint(episodes, steps))
+        info = {'env_name': self.env_name, 'hidden_size': args.hidden_size,
+                'episodes': episodes, 'steps': steps, 'score_avg': float(score_avg),
+                'goal_score': args.goal_score, 'reached_goal': reached_goal, 'seed': args.seed,
+                'run': self.run_name}
+        # The deck saved model.pth only at the goal. A run that misses it saves its actor
+        # apart, so no actor that reached the goal is replaced by a worse one.
+        save = os.path.join(args.save_path, 'model.pth' if reached_goal else
+                            self.run_name + '.pth')
+        kept = set_aside(save)  # an older file of that name is kept, never overwritten
+        actor_saved = saved('the actor', save, lambda: save_actor(actor, save, info))
+        self.report(reached_goal, episodes, steps, minutes, recent_rewards)
+        if kept:
+            print('the previous {} is kept as {}'.format(os.path.basename(save), kept))
+        if actor_saved:
+            print('saved the actor to {}; watch it with: python test.py --load_model {}'
+                  .format(save, save))
+        if run_saved:
+            print('saved the run to {}; train on with: python train.py --load_model {} and a '
+                  'larger --max_iter_num or a higher --goal_score'.format(
+                      self.checkpoint_path, self.checkpoint_path))
+        if not (actor_saved and run_saved):
+            raise SystemExit(1)  # each failed save has said why, in one line
+        return {'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
+                'scores': self.scores, 'score_avg': float(score_avg), 'model': save,
+                'checkpoint': self.checkpoint_path, 'run_dir': self.run_dir,
+                'replay_buffer': self.replay_buffer}
+
+    def report(self, reached_goal, episodes, steps, minutes, recent_rewards):
+        score_avg, goal = np.mean(recent_rewards), self.args.goal_score
+        if reached_goal:  # the deck printed 'Recent rewards exceed -300. So end'
+            print('goal reached after {} episodes ({} steps, {:.1f} min): the last 100 episodes '
+                  'average {:.2f} > {:g}'.format(episodes, steps, minutes, score_avg, goal))
+            return
+        why = ('not above {:g}'.format(goal) if len(recent_rewards) == 100 else
+               'and the goal ({:g}) needs 100 episodes'.format(goal))
+        print('goal not reached: after {} episodes ({} steps, {:.1f} min) the last {} episodes '
+              'average {:.2f}, {}; the final actor is saved apart, so no actor that reached '
+              'the goal is replaced'.format(episodes, steps, minutes, len(recent_rewards),
+                                             score_avg, why))

@@ -1,0 +1,58 @@
+"""The TensorBoard log: one folder per run, so `tensorboard --logdir logs` shows runs
+side by side, and one event file per checkpoint, so a killed run loses nothing that
+its checkpoint holds."""
+import os
+import time
+
+from tensorboardX import SummaryWriter
+
+
+def make_run_name(logdir, env_name, seed):
+    """<env>_seed<seed>_<date>-<time>, unique under logdir; the run's checkpoint takes
+    the same name."""
+    name = '{}_seed{}_{}'.format(env_name, seed, time.strftime('%Y%m%d-%H%M%S'))
+    run_name, n = name, 1
+    while os.path.exists(os.path.join(logdir, run_name)):
+        n += 1
+        run_name = '{}_{}'.format(name, n)
+    return run_name
+
+
+def hyperparameters_table(args):
+    """Every flag of the run, as a Markdown table for TensorBoard's text tab."""
+    return '|flag|value|\n|-|-|\n' + '\n'.join(
+        '|{}|{}|'.format(k, v) for k, v in sorted(vars(args).items()))
+
+
+class RunWriter:
+    """A tensorboardX SummaryWriter on run_dir that can start a new event file
+    (next_file) without losing anything it has queued."""
+
+    def __init__(self, run_dir, purge_step=None):
+        self.run_dir = run_dir
+        self.writer = self.open(purge_step)
+
+    def open(self, purge_step=None):
+        # tensorboardX names its files by the second, so each part of a run gets a
+        # numbered suffix and never overwrites the one before. purge_step hides what a
+        # killed run logged after its last checkpoint, which the resumed run logs again.
+        os.makedirs(self.run_dir, exist_ok=True)
+        part = sum(name.startswith('events.out.tfevents.')
+                   for name in os.listdir(self.run_dir)) + 1
+        return SummaryWriter(self.run_dir, purge_step=purge_step,
+                             filename_suffix='.part{:03d}'.format(part))
+
+    def next_file(self):
+        """Only close() makes tensorboardX write out all it has queued: the log must be
+        on disk before the checkpoint that follows it is."""
+        self.writer.close()
+        self.writer = self.open()
+
+    def add_scalar(self, tag, value, step):
+        self.writer.add_scalar(tag, value, step)
+
+    def add_text(self, tag, text):
+        self.writer.add_text(tag, text)
+
+    def close(self):
+        self.writer.close()
