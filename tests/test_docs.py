@@ -1,0 +1,61 @@
+"""The README and the pages under docs/: every link resolves, to a file of the
+repository and, after a #, to a heading of that file; nothing points outside it."""
+import glob
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+
+PAGES = ['README.md'] + sorted(os.path.relpath(p, ROOT)
+                               for p in glob.glob(os.path.join(ROOT, 'docs', '*.md')))
+LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)\)')
+
+
+def anchors(path):
+    """GitHub's anchor for each heading: lower case, punctuation dropped, spaces to -."""
+    with open(path, encoding='utf-8') as f:
+        headings = re.findall(r'^#+ (.+)$', f.read(), re.M)
+    return {re.sub(r'[^\w\- ]', '', h.strip().lower()).replace(' ', '-') for h in headings}
+
+
+@pytest.mark.parametrize('page', PAGES)
+def test_every_link_resolves(page):
+    with open(os.path.join(ROOT, page), encoding='utf-8') as f:
+        links = LINK.findall(f.read())
+    assert links, 'no links found: the pattern is wrong'
+    for link in links:
+        if link.startswith(('http://', 'https://')):
+            continue
+        target, _, anchor = link.partition('#')
+        path = os.path.normpath(os.path.join(ROOT, os.path.dirname(page), target)
+                                if target else os.path.join(ROOT, page))
+        assert path.startswith(ROOT + os.sep), '{} leaves the repository: {}'.format(page, link)
+        assert os.path.exists(path), '{} links to a missing file: {}'.format(page, link)
+        if anchor:
+            assert anchor in anchors(path), '{} links to a missing heading: {}'.format(page, link)
+
+
+@pytest.mark.parametrize('page', PAGES)
+def test_no_page_points_outside_the_repository(page):
+    with open(os.path.join(ROOT, page), encoding='utf-8') as f:
+        text = f.read()
+    assert '../shared' not in text and 'FACTS.md' not in text
+
+
+def test_the_readme_is_a_front_page():
+    assert os.path.getsize(os.path.join(ROOT, 'README.md')) < 12_000
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    for page in PAGES[1:]:  # every page under docs/ is reachable from it
+        assert '({})'.format(page) in text, page
+
+
+def test_the_test_command_in_the_readme_is_the_one_ci_runs():
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    with open(os.path.join(ROOT, '.ci', 'run'), encoding='utf-8') as f:
+        ci = f.read()
+    command = re.search(r'^python3 -m venv .*python -m pytest$', readme, re.M).group(0)
+    assert command in ci
