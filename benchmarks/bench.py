@@ -195,7 +195,10 @@ def split_update(update, critic_optimizer, first_critic_call=None, n=500):
 
 
 def speed(args):
-    contenders = {'project': run_project, 'deck': run_deck}
+    contenders = {'project': run_project}
+    contenders.update((name, functools.partial(run_project, flags=flags.split()))
+                      for name, _, flags in (c.partition('=') for c in args.config))
+    contenders['deck'] = run_deck
     if have_sb3():
         contenders['sb3'] = run_sb3
     else:
@@ -308,8 +311,9 @@ if __name__ == '__main__':
     parser.add_argument('--seeds', type=int, default=10, help='seeds: how many seeds')
     parser.add_argument('--jobs', type=int, default=2, help='seeds: runs at a time')
     parser.add_argument('--config', action='append', default=[], metavar='NAME=FLAGS',
-                        help='seeds, goal: a configuration of train.py flags to run beside the '
-                             'defaults, e.g. "recipe=--tanh_actor --tau 0.005" (repeatable)')
+                        help='a configuration of train.py flags to run beside the defaults, e.g. '
+                             '"recipe=--tanh_actor --tau 0.005" or "autograd=--deck_update" '
+                             '(repeatable)')
     parser.add_argument('--no_deck', action='store_true',
                         help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
