@@ -3,7 +3,8 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
 
     python benchmarks/bench.py speed            # env steps per second, and where they go
     python benchmarks/bench.py goal             # wall-clock to the deck's goal, one seed
-    python benchmarks/bench.py seeds            # how many of 10 seeds reach the goal
+    python benchmarks/bench.py seeds            # how many of 10 seeds reach the goal (study.py)
+    python benchmarks/bench.py study            # Ray's start-up; trials per hour, 1 and 2 workers
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -11,7 +12,6 @@ quoting medians and ratios measured in the same run.
 import argparse
 import contextlib
 import functools
-import importlib.util
 import io
 import os
 import random
@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'benchmarks')]
@@ -245,65 +244,68 @@ def goal(args):
             results['deck']['seconds'] / results[name]['seconds']))
 
 
-def evaluate(path, episodes=100):
-    """Mean score of a saved actor over `episodes` noiseless episodes, by test.py."""
-    spec = importlib.util.spec_from_file_location('watch', os.path.join(ROOT, 'test.py'))
-    watch = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(watch)
-    with contextlib.redirect_stdout(io.StringIO()):
-        return float(np.mean(watch.main(['--load_model', path, '--no_render',
-                                         '--episodes', str(episodes)])))
-
-
-def seed_run(job):
-    one_thread()
-    name, flags, seed = job
-    result = run_deck(seed) if name == 'deck' else run_project(seed, flags=flags)
-    score = evaluate(result['model']) if result['reached_goal'] else None
-    return (name, seed, result['reached_goal'], result['episodes'], result['seconds'], score,
-            result.get('run_dir'))
-
-
 def seeds(args):
-    """Each configuration over the same seeds: who reaches the goal, how fast, and how
-    good the saved actor is without noise."""
-    configs = [('defaults', [])] + [(name, flags.split()) for name, _, flags in
-                                    (c.partition('=') for c in args.config)]
+    """Each configuration over the same seeds, as a study on this machine (study.py, on
+    Ray): who reaches the goal, how fast, and how good the saved actor is without noise.
+    The deck's loop runs as a study of its own, unless --no_deck."""
+    import study
+    folder = tempfile.mkdtemp(prefix='bench_seeds_')
+    common = ['--seeds', '{}-{}'.format(args.seed, args.seed + args.seeds - 1),
+              '--workers', str(args.jobs)]
+    configs = ['--config', 'defaults=']
+    for config in args.config:
+        configs += ['--config', config]
+    study.main(configs + common + ['--out', os.path.join(folder, 'project')])
     if not args.no_deck:
-        configs.append(('deck', None))
-    jobs = [(name, flags, seed) for name, flags in configs
-            for seed in range(args.seed, args.seed + args.seeds)]
-    runs = {name: [] for name, _ in configs}
-    with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
-        for name, seed, reached, episodes, seconds, score, logs in pool.map(seed_run, jobs):
-            runs[name].append((reached, episodes, seconds, score))
-            print('  {:10s} seed {}: {} after {} episodes ({:.0f} s){}{}'.format(
-                name, seed, 'goal' if reached else 'NO goal', episodes, seconds,
-                '' if score is None else ', saved actor {:.1f}'.format(score),
-                ', logs in ' + logs if logs else ''), flush=True)
-    print('\n{} seeds from {}, at most 1000 episodes each, {} runs at a time:'.format(
-        args.seeds, args.seed, args.jobs))
-    for name, flags in configs:
-        print('  {:10s} {}'.format(name, "the deck's loop" if flags is None
-                                   else ' '.join(flags) or 'default flags'))
-    print('\n| configuration | reached | median episodes | worst episodes | median seconds '
-          '| saved actors, no noise (median; worst) |\n|---|---|---|---|---|---|')
-    for name, results in runs.items():
-        reached = [(episodes, seconds, score) for ok, episodes, seconds, score in results if ok]
-        episodes, seconds, scores = zip(*reached) if reached else ((), (), ())
-        print('| {} | {}/{} | {} | {} | {} | {} |'.format(
-            name, len(reached), len(results),
-            '{:.0f}'.format(statistics.median(episodes)) if reached else '-',
-            max(episodes) if reached else '-',
-            '{:.0f}'.format(statistics.median(seconds)) if reached else '-',
-            '{:.0f}; {:.0f}'.format(statistics.median(scores), min(scores)) if reached else '-'))
-    print('(saved actor: the mean score of the actor saved at the goal over 100 episodes '
-          'without noise, by test.py --no_render --episodes 100)')
+        study.main(['--deck_loop', '--config', 'deck='] + common +
+                   ['--out', os.path.join(folder, 'deck')])
+
+
+def timed(script, *args):
+    """Wall-clock seconds of `python script args...` in a fresh process, as a user runs it."""
+    import subprocess
+    start = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    return time.perf_counter() - start
+
+
+def study_costs(args):
+    """What a study on Ray costs on this machine: Ray's start-up against a single
+    train.py run of the same trial, and trials per hour with 1 and with 2 workers."""
+    episodes, trials = args.study_episodes, args.study_trials
+    flags = '--max_iter_num {} --goal_score inf'.format(episodes)
+    seeds = '{}-{}'.format(args.seed, args.seed + trials - 1)
+    single, one_trial, per_hour = [], [], {1: [], 2: []}
+    for repeat in range(args.repeats):
+        folder = tempfile.mkdtemp(prefix='bench_study_')
+        single.append(timed('train.py', *flags.split(), '--save_path', folder, '--logdir',
+                            folder))
+        one_trial.append(timed('study.py', '--config', 'a=' + flags, '--seeds', args.seed,
+                               '--workers', 1, '--score_episodes', 1, '--out',
+                               os.path.join(folder, 'one')))
+        for workers in (1, 2):
+            seconds = timed('study.py', '--config', 'a=' + flags, '--seeds', seeds, '--workers',
+                            workers, '--score_episodes', 1, '--out',
+                            os.path.join(folder, 'workers{}'.format(workers)))
+            per_hour[workers].append(trials * 3600 / seconds)
+        print('  round {}: train.py {:.1f} s, the same trial as a study {:.1f} s; {} trials: '
+              '{:.0f}/h with 1 worker, {:.0f}/h with 2'.format(
+                  repeat + 1, single[-1], one_trial[-1], trials, per_hour[1][-1],
+                  per_hour[2][-1]), flush=True)
+    median = statistics.median
+    print('\nmedians of {} rounds, trials of {} episodes of Pendulum:'.format(args.repeats,
+                                                                          episodes))
+    print('  one train.py run: {:.1f} s; the same trial through study.py: {:.1f} s; Ray\'s '
+          'start-up and the scoring: {:.1f} s'.format(median(single), median(one_trial),
+                                                     median(one_trial) - median(single)))
+    print('  trials per hour: {:.0f} with 1 worker, {:.0f} with 2 workers ({:.2f}x)'.format(
+        median(per_hour[1]), median(per_hour[2]), median(per_hour[2]) / median(per_hour[1])))
 
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('mode', choices=['speed', 'goal', 'seeds'])
+    parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
@@ -314,8 +316,12 @@ if __name__ == '__main__':
                         help='a configuration of train.py flags to run beside the defaults, e.g. '
                              '"recipe=--tanh_actor --tau 0.005" or "autograd=--deck_update" '
                              '(repeatable)')
+    parser.add_argument('--study_episodes', type=int, default=50,
+                        help='study: episodes per trial')
+    parser.add_argument('--study_trials', type=int, default=8,
+                        help='study: trials per study, for the trials per hour')
     parser.add_argument('--no_deck', action='store_true',
                         help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
     one_thread()
-    {'speed': speed, 'goal': goal, 'seeds': seeds}[args.mode](args)
+    {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs}[args.mode](args)

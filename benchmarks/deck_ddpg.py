@@ -137,9 +137,10 @@ def train_model(args, actor, critic, target_actor, target_critic,
     actor_optimizer.step()
 
 
-def main(args, max_steps=None):
+def main(args, max_steps=None, logdir=None):
     """The deck's main(). `args` carries the deck's flags plus `seed`; `max_steps`
-    (for speed measurements) stops the run early. Returns what the benchmark needs."""
+    (for speed measurements) stops the run early; the log and the actor go to logdir (a
+    new temporary folder by default). Returns what the benchmark needs."""
     env = gym.make(args.env_name)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -159,7 +160,7 @@ def main(args, max_steps=None):
     hard_target_update(actor, critic, target_actor, target_critic)
     ou_noise = OUNoise(action_size, args.theta, args.mu, args.sigma)
 
-    logdir = tempfile.mkdtemp(prefix='deck_logs_')
+    logdir = logdir or tempfile.mkdtemp(prefix='deck_logs_')
     writer = SummaryWriter(logdir)
 
     replay_buffer = deque(maxlen=10000)
@@ -224,3 +225,13 @@ def main(args, max_steps=None):
     return {'reached_goal': reached, 'episodes': episode + 1, 'steps': steps, 'model': ckpt_path,
             'seconds': time.perf_counter() - start,
             'score_avg': float(np.mean(recent_rewards)) if recent_rewards else None}
+
+
+def study_main(argv):
+    """main() for a trial of study.py --deck_loop: train.py's flags (the deck's, with
+    --seed, --save_path and --logdir), and a result shaped like train.main's."""
+    import train  # the project's flags, for the deck's names and defaults
+    args = train.parser.parse_args(argv)
+    os.makedirs(args.save_path, exist_ok=True)
+    result = main(args, logdir=args.save_path)
+    return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves

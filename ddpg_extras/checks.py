@@ -67,6 +67,15 @@ def check_writable(folder, flag):
              f"choose a folder you can write to with {flag}")
 
 
+def check_flags(parser, args):
+    """The checks of train.py's flags that argparse cannot make one flag at a time;
+    returns the device."""
+    if args.replay_buffer_size < args.batch_size:
+        parser.error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
+                     '{})'.format(args.replay_buffer_size, args.batch_size))
+    return check_device(parser, args.device)
+
+
 def check_device(parser, name):
     """torch.device(name), or one line saying why it cannot be used."""
     try:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ddpg_extras.checkpoints import capture, load_model_flag, restore, warm_start
-from ddpg_extras.checks import check_device, check_writable, fail
+from ddpg_extras.checks import check_flags, check_writable, fail
 from ddpg_extras.environments import has_display, make_env
 from ddpg_extras.evaluation import evaluate
 from ddpg_extras.fast_update import finite
@@ -27,10 +27,7 @@ class Run:
         self.load_path = self.loaded = self.resume = None
         if args.load_model:  # the deck parsed --load_model but never used it
             self.load_path, self.loaded, self.resume = load_model_flag(parser, args, argv)
-        if args.replay_buffer_size < args.batch_size:
-            parser.error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
-                         '{})'.format(args.replay_buffer_size, args.batch_size))
-        self.device = check_device(parser, args.device)
+        self.device = check_flags(parser, args)
         if args.render and not has_display():
             fail('--render needs a display and there is none; train without it, then '
                  'watch the actor with: python test.py')
@@ -222,6 +219,7 @@ class Run:
         return {'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
                 'scores': self.scores, 'score_avg': float(score_avg), 'model': save,
                 'checkpoint': self.checkpoint_path, 'run_dir': self.run_dir,
+                'seconds': time.time() - self.start_time, 'env_name': self.env_name,
                 'replay_buffer': self.replay_buffer}
 
     def report(self, reached_goal, episodes, steps, minutes, recent_rewards):

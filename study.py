@@ -1,0 +1,304 @@
+"""Seed studies on Ray: configurations x seeds of train.py runs, on this machine or on
+a Ray cluster (not in the deck).
+
+    python study.py --seeds 500-509                                   # the defaults, 10 seeds
+    python study.py --config "defaults=" --config "recipe=--tanh_actor --tau 0.005"
+    python study.py --out studies/<folder>                            # finish a stopped study
+    tensorboard --logdir studies/<folder>                             # every trial's curves
+
+Each trial is `python train.py` with its own seed and folders, one thread, in a Ray
+worker. Ray retries a trial whose worker or node dies; the trial then resumes from its
+last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again.
+"""
+import argparse
+import contextlib
+import io
+import os
+import re
+import shlex
+import signal
+import socket
+import sys
+import time
+
+from ddpg_extras.checks import check_flags, fail, positive_int
+from ddpg_extras.files import atomic_write
+from ddpg_extras.trials import (
+    ROOT,
+    finished,
+    read_json,
+    run_trial,
+    summary_table,
+    write_json,
+    write_results,
+)
+
+parser = argparse.ArgumentParser(
+    description='Run train.py over configurations x seeds on Ray, and summarise them.',
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
+                    help='a configuration: a name, =, then train.py flags (any but --seed, '
+                         '--save_path, --logdir, --load_model and --render); repeatable. '
+                         'Default: one configuration, "defaults", of the default flags')
+parser.add_argument('--seeds', default=None, metavar='LIST',
+                    help='seeds for every configuration: ranges and lists, e.g. 500-509 or '
+                         '500,503,510-512 (default: 500-509)')
+parser.add_argument('--out', default=None, metavar='FOLDER',
+                    help="the study's folder (default: studies/<configurations>_<date>-<time>); "
+                         'an existing study folder finishes what it lacks')
+parser.add_argument('--address', default=None,
+                    help='an existing Ray cluster (host:port of its head, or auto); without '
+                         'it, Ray starts on this machine for the study and stops at its end')
+parser.add_argument('--workers', type=positive_int, default=os.cpu_count(),
+                    help='without --address: trials at a time on this machine')
+parser.add_argument('--retries', type=int, default=3,
+                    help='times Ray retries a trial whose worker or node died')
+parser.add_argument('--deck_loop', action='store_true',
+                    help="each trial runs the deck's loop as published (benchmarks/deck_ddpg.py, "
+                         "with its bugs, no checkpoints) instead of train.py: a baseline")
+parser.add_argument('--score_episodes', type=positive_int, default=100,
+                    help="noiseless episodes that score each trial's saved actor")
+
+STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render')
+
+
+def parse_configs(texts):
+    """[(name, [flags])] from NAME=FLAGS texts, each checked as train.py checks its flags."""
+    configs = []
+    for text in texts or ['defaults=']:
+        name, equals, flags = text.partition('=')
+        if not equals or not re.fullmatch(r'[A-Za-z0-9_.-]+', name):
+            fail('--config {!r} is not NAME=FLAGS (a name of letters, digits, _ . -, then =, '
+                 'then train.py flags), e.g. --config "recipe=--tau 0.005"'.format(text))
+        if name in dict(configs):
+            fail('--config {} is given twice; give each configuration its own name'.format(name))
+        try:
+            flags = shlex.split(flags)
+        except ValueError as e:
+            fail('--config {}: {}'.format(name, e))
+        check_config(name, flags)
+        configs.append((name, flags))
+    return configs
+
+
+def check_config(name, flags):
+    """One line naming the configuration and the flag, where train.py would refuse it."""
+    import train
+    from ddpg_extras.environments import make_env
+    for flag in flags:
+        if flag.split('=')[0] in STUDY_FLAGS:
+            fail('--config {}: {} is set by the study for each trial; drop it (the seeds '
+                 'come from --seeds)'.format(name, flag.split('=')[0]))
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            args = train.parser.parse_args(flags)
+            check_flags(train.parser, args)
+            make_env(args.env_name).close()
+    except SystemExit as e:
+        message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
+        fail('--config {}: {}'.format(name, message.split('error: ', 1)[-1]))
+
+
+def parse_seeds(text):
+    """[500, 501, ...] from '500-509' or '500,503,510-512'."""
+    seeds = []
+    for part in text.split(','):
+        found = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
+        if not found or (found.group(2) and int(found.group(2)) < int(found.group(1))):
+            fail('--seeds {!r} is not a list of seeds and ranges, e.g. 500-509 or '
+                 '500,503,510-512'.format(text))
+        first = int(found.group(1))
+        seeds.extend(range(first, int(found.group(2) or first) + 1))
+    if len(set(seeds)) != len(seeds):
+        fail('--seeds {!r} names a seed twice'.format(text))
+    return seeds
+
+
+def open_study(args):
+    """(out, configs, seeds): a new study folder, or an existing one given the same
+    configurations and seeds (or none, to finish it as it was)."""
+    out = args.out
+    stored = os.path.join(out, 'study.json') if out else None
+    if stored and os.path.exists(stored):
+        study = read_json(stored)
+        configs = [(name, flags) for name, flags in study['configs']]
+        if args.deck_loop and not study.get('deck_loop'):
+            fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
+                 'choose a new --out'.format(out))
+        args.deck_loop = study.get('deck_loop', False)
+        if args.config is None and args.seeds is None:
+            return out, configs, study['seeds']
+        given = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
+        if given != (configs, study['seeds']):
+            fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
+                 'the same ones, or none, or choose a new --out'.format(
+                     out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
+        return out, configs, study['seeds']
+    configs, seeds = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
+    out = out or os.path.join('studies', '{}_{}'.format(
+        '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, 'study.json'), {'configs': configs, 'seeds': seeds,
+                                                 'deck_loop': args.deck_loop})
+    return out, configs, seeds
+
+
+def seeds_text(seeds):
+    return ','.join(map(str, seeds))
+
+
+def resume_command(out):
+    return 'python study.py --out {}'.format(shlex.quote(out))
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        fail('Ray is not installed; install it with: pip install -r requirements-study.txt')
+    return ray
+
+
+def check_address(address):
+    """One line if nothing answers at a head's host:port ('auto' and ray:// are Ray's)."""
+    if address == 'auto' or address.startswith('ray://'):
+        return
+    host, _, port = address.rpartition(':')
+    if not (host and port.isdigit()):
+        fail('--address {!r} is not host:port (the head node\'s, as `ray start --head` '
+             'prints it) or auto'.format(address))
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        fail('cannot reach a Ray cluster at --address {}: {}; start one with `ray start '
+             '--head`, or drop --address to run on this machine'.format(address,
+                                                                    e.strerror or e))
+
+
+def start_ray(ray, args):
+    # Workers import the project from here: on a cluster, every node needs the
+    # repository at this same path (README, "Studies").
+    runtime_env = {'env_vars': {'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}}
+    options = dict(runtime_env=runtime_env, log_to_driver=False, logging_level='ERROR')
+    try:
+        if args.address:
+            ray.init(address=args.address, **options)
+        else:
+            ray.init(address='local', num_cpus=args.workers, include_dashboard=False, **options)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+        fail('cannot start Ray{}: {}'.format(
+            ' at --address ' + args.address if args.address else '', str(e).split('\n')[0]))
+
+
+def run_trials(ray, out, todo, args, total):
+    """Run the trials on Ray, one line for each as it finishes. Returns (stopped, failed)."""
+    from tqdm import tqdm
+    task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
+    refs = {task.remote(os.path.abspath(out), name, flags, seed, args.score_episodes,
+                        args.deck_loop): (name, seed) for name, flags, seed in todo}
+    bar = tqdm(total=total, initial=total - len(todo), unit='trial', file=sys.stdout,
+               dynamic_ncols=True, disable=not sys.stdout.isatty())
+    say = print if bar.disable else bar.write
+    pending, failed = list(refs), []
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            name, seed = refs[ready[0]]
+            try:
+                row = ray.get(ready[0])
+            except ray.exceptions.RayError as e:
+                failed.append((name, seed))
+                say('{} seed {}: failed: {}'.format(name, seed, str(e).strip().split('\n')[-1]))
+                continue
+            bar.update()
+            say(trial_line(row))
+    except KeyboardInterrupt:
+        bar.close()
+        stop(ray, pending)
+        return True, failed
+    bar.close()
+    return False, failed
+
+
+def trial_line(row):
+    outcome = ('goal after {} episodes'.format(row['episodes']) if row['reached_goal'] else
+               'diverged: ' + row['error'] if row.get('error') else
+               'no goal after {} episodes'.format(row['episodes']))
+    return '{} seed {}: {} ({:.0f} s){}, node {}, attempt {}'.format(
+        row['config'], row['seed'], outcome, row.get('seconds') or 0,
+        '' if row['actor_score'] is None else ', saved actor {:.1f}'.format(row['actor_score']),
+        row['node'][:8], row['attempts'])
+
+
+def stop(ray, pending):
+    """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
+    def quit_now(signum, frame):
+        print('SIGINT again: quitting without waiting for the trials', file=sys.stderr)
+        raise SystemExit(130)
+    signal.signal(signal.SIGINT, quit_now)
+    print('\nSIGINT: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
+          'again to quit at once)', flush=True)
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    for ref in pending:
+        with contextlib.suppress(ray.exceptions.RayError):
+            ray.get(ref, timeout=300)
+
+
+def write_outputs(out, configs, seeds, rows, total):
+    """results.csv, summary.md and curves.png of the trials that have finished; returns
+    the summary table and the files written."""
+    written = [os.path.join(out, name) for name in ('results.csv', 'summary.md')]
+    write_results(written[0], rows)
+    table = summary_table(configs, rows)
+    text = '# Study {}\n\n{} of {} trials finished; seeds {}.\n\n{}\n'.format(
+        os.path.basename(os.path.normpath(out)), len(rows), total, seeds_text(seeds), table)
+    atomic_write(written[1], lambda f: f.write(text.encode()))
+    curves = [(row['config'], os.path.join(out, row['run_dir'])) for row in rows
+              if row.get('run_dir') and row['episodes'] > 0]
+    if curves:
+        import plot  # the mean and band of each configuration's runs
+        with contextlib.redirect_stdout(io.StringIO()):
+            plot.main([run for _, run in curves] + [
+                '--mean', '--labels', *[name for name, _ in curves],
+                '--tags', 'log/score', 'log/score_avg', '-o', os.path.join(out, 'curves.png')])
+        written.append(os.path.join(out, 'curves.png'))
+    return table, written
+
+
+def main(argv=None):
+    args = parser.parse_args(argv)
+    if args.retries < 0:
+        parser.error('--retries must be 0 or more')
+    ray = import_ray()
+    if args.address:
+        check_address(args.address)
+    out, configs, seeds = open_study(args)
+    trials = [(name, flags, seed) for name, flags in configs for seed in seeds]
+    todo = [(name, flags, seed) for name, flags, seed in trials if not finished(out, name, seed)]
+    print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run'.format(
+        out, len(configs), len(seeds), len(todo), len(trials)), flush=True)
+    stopped, failed = False, []
+    if todo:
+        start_ray(ray, args)
+        try:
+            stopped, failed = run_trials(ray, out, todo, args, len(trials))
+        finally:
+            ray.shutdown()  # a Ray started here stops here, with all its processes
+    rows = [row for row in (finished(out, name, seed) for name, _, seed in trials) if row]
+    table, written = write_outputs(out, configs, seeds, rows, len(trials))
+    print('\n{}\nresults: {}; every trial\'s curves: tensorboard --logdir {}'.format(
+        table, ', '.join(written), out))
+    if stopped or failed:
+        print('{} of {} trials finished; finish the study with: {}'.format(
+            len(rows), len(trials), resume_command(out)))
+        raise SystemExit(130 if stopped else 1)
+    return rows
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except KeyboardInterrupt:  # before the trials started: nothing to save
+        raise SystemExit(130) from None
