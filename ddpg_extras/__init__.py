@@ -13,4 +13,5 @@ utils.py, train.py and test.py read like the slides:
 - progress.py     the progress bar, or plain lines in a log file
 - run.py          a training run's plumbing, one line at a time in train.py's loop
 - video.py        test.py's recordings (MP4, GIF)
+- trials.py       one trial of a seed study (study.py), and the study's tables
 """

@@ -324,7 +324,7 @@ def test_the_default_run_reaches_the_decks_goal(tmp_path):
     """`python train.py` with the deck's defaults and seed 500 reaches a 100-episode
     average above -300. The goal needs a full window, so 100 episodes is the floor.
     Over seeds 500-509 this loop reaches it at episodes 152-249 (median 156) and the
-    deck's own loop at a median of 194 (`python benchmarks/bench.py seeds`); seed 500
+    deck's own loop at a median of 194 (docs/results.md, by study.py); seed 500
     takes 155. 250 leaves room for floating-point differences between machines while
     still failing a loop that learns markedly slower than the deck's, or collapses."""
     result = run_script('train.py', '--save_path', tmp_path / 'save_model',
