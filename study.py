@@ -38,7 +38,8 @@ parser = argparse.ArgumentParser(
     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
                     help='a configuration: a name, =, then train.py flags (any but --seed, '
-                         '--save_path, --logdir, --load_model and --render); repeatable. '
+                         '--save_path, --logdir, --load_model, --render and --threads); '
+                         'repeatable. '
                          'Default: one configuration, "defaults", of the default flags')
 parser.add_argument('--seeds', default=None, metavar='LIST',
                     help='seeds for every configuration: ranges and lists, e.g. 500-509 or '
@@ -59,7 +60,7 @@ parser.add_argument('--deck_loop', action='store_true',
 parser.add_argument('--score_episodes', type=positive_int, default=100,
                     help="noiseless episodes that score each trial's saved actor")
 
-STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render')
+STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
 
 
 def parse_configs(texts):
@@ -87,8 +88,8 @@ def check_config(name, flags):
     from ddpg_extras.environments import make_env
     for flag in flags:
         if flag.split('=')[0] in STUDY_FLAGS:
-            fail('--config {}: {} is set by the study for each trial; drop it (the seeds '
-                 'come from --seeds)'.format(name, flag.split('=')[0]))
+            fail('--config {}: {} is set by the study for each trial (the seeds come from '
+                 '--seeds; each trial runs one thread); drop it'.format(name, flag.split('=')[0]))
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
@@ -223,7 +224,7 @@ def run_trials(ray, out, todo, args, total):
 
 def trial_line(row):
     outcome = ('goal after {} episodes'.format(row['episodes']) if row['reached_goal'] else
-               'diverged: ' + row['error'] if row.get('error') else
+               row['error'] if row.get('error') else
                'no goal after {} episodes'.format(row['episodes']))
     return '{} seed {}: {} ({:.0f} s){}, node {}, attempt {}'.format(
         row['config'], row['seed'], outcome, row.get('seconds') or 0,

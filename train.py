@@ -75,6 +75,9 @@ parser.add_argument('--replay_buffer_size', type=positive_int, default=10000,
 parser.add_argument('--device', type=str, default='cpu',
                     help='where the networks train: cpu, or cuda (cuda:N) where PyTorch sees '
                          'a GPU; expect a GPU to pay only for a large --hidden_size')
+parser.add_argument('--threads', type=positive_int, default=None, metavar='N',
+                    help="threads PyTorch splits each operation over (default: one, measured "
+                         "fastest per core for these small networks; see docs/speed.md)")
 parser.add_argument('--eval_interval', type=positive_int, default=None, metavar='K',
                     help='every K episodes, run --eval_episodes episodes without noise on an '
                          'environment of their own and log their mean as eval/score (off by '

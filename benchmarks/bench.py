@@ -5,6 +5,7 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
     python benchmarks/bench.py goal             # wall-clock to the deck's goal, one seed
     python benchmarks/bench.py seeds            # how many of 10 seeds reach the goal (study.py)
     python benchmarks/bench.py study            # Ray's start-up; trials per hour, 1 and 2 workers
+    python benchmarks/bench.py threads          # train.py's wall and CPU time by --threads
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -262,12 +263,43 @@ def seeds(args):
 
 
 def timed(script, *args):
-    """Wall-clock seconds of `python script args...` in a fresh process, as a user runs it."""
+    """(wall, CPU) seconds of `python script args...` in a fresh process, as a user runs
+    it: the threads are the script's own choice (no OMP_NUM_THREADS)."""
+    import resource
     import subprocess
-    start = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS='1'))
-    return time.perf_counter() - start
+                   stdout=subprocess.DEVNULL, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.perf_counter() - start, after.ru_utime + after.ru_stime
+            - before.ru_utime - before.ru_stime)
+
+
+def threads(args):
+    """`python train.py` at 1, 2 and all cores' threads (--threads), for hidden sizes 64
+    and 256: the whole process's wall and CPU time, alternating, medians of --repeats."""
+    counts = sorted({1, 2, os.cpu_count()})
+    runs = {}
+    for repeat in range(args.repeats):
+        for hidden in (64, 256):
+            for n in counts:
+                folder = tempfile.mkdtemp(prefix='bench_threads_')
+                runs.setdefault((hidden, n), []).append(timed(
+                    'train.py', '--hidden_size', hidden, '--threads', n, '--max_iter_num',
+                    args.thread_episodes, '--goal_score', 'inf', '--save_path', folder,
+                    '--logdir', folder))
+                print('  round {} hidden {} threads {}: {:.1f} s wall, {:.1f} s CPU'.format(
+                    repeat + 1, hidden, n, *runs[hidden, n][-1]), flush=True)
+    print('\n`python train.py --max_iter_num {}` ({} steps), whole process, medians of {} '
+          'rounds:'.format(args.thread_episodes, args.thread_episodes * 200, args.repeats))
+    print('| hidden size | threads | wall s | CPU s | wall / 1 thread | CPU / 1 thread |')
+    print('|---|---|---|---|---|---|')
+    for (hidden, n), times in runs.items():
+        wall, cpu = (statistics.median(t) for t in zip(*times))
+        one_wall, one_cpu = (statistics.median(t) for t in zip(*runs[hidden, 1]))
+        print('| {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |'.format(
+            hidden, n, wall, cpu, wall / one_wall, cpu / one_cpu))
 
 
 def study_costs(args):
@@ -280,14 +312,14 @@ def study_costs(args):
     for repeat in range(args.repeats):
         folder = tempfile.mkdtemp(prefix='bench_study_')
         single.append(timed('train.py', *flags.split(), '--save_path', folder, '--logdir',
-                            folder))
+                            folder)[0])
         one_trial.append(timed('study.py', '--config', 'a=' + flags, '--seeds', args.seed,
                                '--workers', 1, '--score_episodes', 1, '--out',
-                               os.path.join(folder, 'one')))
+                               os.path.join(folder, 'one'))[0])
         for workers in (1, 2):
             seconds = timed('study.py', '--config', 'a=' + flags, '--seeds', seeds, '--workers',
                             workers, '--score_episodes', 1, '--out',
-                            os.path.join(folder, 'workers{}'.format(workers)))
+                            os.path.join(folder, 'workers{}'.format(workers)))[0]
             per_hour[workers].append(trials * 3600 / seconds)
         print('  round {}: train.py {:.1f} s, the same trial as a study {:.1f} s; {} trials: '
               '{:.0f}/h with 1 worker, {:.0f}/h with 2'.format(
@@ -305,7 +337,7 @@ def study_costs(args):
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study'])
+    parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
@@ -316,6 +348,8 @@ if __name__ == '__main__':
                         help='a configuration of train.py flags to run beside the defaults, e.g. '
                              '"recipe=--tanh_actor --tau 0.005" or "autograd=--deck_update" '
                              '(repeatable)')
+    parser.add_argument('--thread_episodes', type=int, default=60,
+                        help='threads: episodes per run')
     parser.add_argument('--study_episodes', type=int, default=50,
                         help='study: episodes per trial')
     parser.add_argument('--study_trials', type=int, default=8,
@@ -324,4 +358,5 @@ if __name__ == '__main__':
                         help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
     one_thread()
-    {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs}[args.mode](args)
+    {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs,
+     'threads': threads}[args.mode](args)

@@ -232,6 +232,7 @@ def study_main(argv):
     --seed, --save_path and --logdir), and a result shaped like train.main's."""
     import train  # the project's flags, for the deck's names and defaults
     args = train.parser.parse_args(argv)
+    torch.set_num_threads(args.threads or 1)
     os.makedirs(args.save_path, exist_ok=True)
     result = main(args, logdir=args.save_path)
     return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves

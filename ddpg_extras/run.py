@@ -6,6 +6,7 @@ import os
 import time
 
 import numpy as np
+import torch
 
 from ddpg_extras.checkpoints import capture, load_model_flag, restore, warm_start
 from ddpg_extras.checks import check_flags, check_writable, fail
@@ -28,6 +29,9 @@ class Run:
         if args.load_model:  # the deck parsed --load_model but never used it
             self.load_path, self.loaded, self.resume = load_model_flag(parser, args, argv)
         self.device = check_flags(parser, args)
+        # One thread unless --threads: PyTorch's default, one per core, only burns CPU on
+        # these small operations (benchmarks/bench.py threads; docs/speed.md, "Threads")
+        torch.set_num_threads(args.threads or 1)
         if args.render and not has_display():
             fail('--render needs a display and there is none; train without it, then '
                  'watch the actor with: python test.py')

@@ -13,8 +13,6 @@ import shutil
 import statistics
 import sys
 
-import torch
-
 from ddpg_extras.files import atomic_write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +42,6 @@ def run_trial(out, config, flags, seed, score_episodes=100, deck_loop=False):
     folder = trial_dir(out, config, seed)
     os.makedirs(folder, exist_ok=True)
     attempts = count_attempt(folder)
-    torch.set_num_threads(1)  # one thread per trial: the 64x64 operations gain nothing from more
     trained_path = os.path.join(folder, 'trained.json')
     if not os.path.exists(trained_path):  # else an attempt was killed while scoring
         trained = train_run(folder, flags, seed, deck_loop)
@@ -52,8 +49,8 @@ def run_trial(out, config, flags, seed, score_episodes=100, deck_loop=False):
             return {'stopped': True}
         write_json(trained_path, trained)
     trained = read_json(trained_path)
-    actor_score = actor_score_std = None  # a run that diverged saved no actor, nor the
-    if trained.get('model'):                # deck's loop short of its goal
+    actor_score = actor_score_std = None
+    if trained.get('model'):  # none from a run that diverged, nor from the deck's short of its goal
         try:
             actor_score, actor_score_std = score_actor(trained['model'], score_episodes)
         except SystemExit:  # test.py stopped by the signal: score it next time
@@ -63,7 +60,7 @@ def run_trial(out, config, flags, seed, score_episodes=100, deck_loop=False):
                node_ip=node_ip, attempts=attempts, actor_score=actor_score,
                actor_score_std=actor_score_std)
     for key in ('run_dir', 'model'):  # within the study folder, which may move
-        row[key] = row[key] and os.path.relpath(row[key], out)
+        row[key] = row.get(key) and os.path.relpath(row[key], out)
     write_json(os.path.join(folder, 'result.json'), row)
     return row
 
@@ -89,7 +86,9 @@ def train_run(folder, flags, seed, deck_loop=False):
     else:
         from train import main as train_main
     save_path, logdir = os.path.join(folder, 'save_model'), os.path.join(folder, 'logs')
-    argv = [*flags, '--seed', str(seed), '--save_path', save_path, '--logdir', logdir]
+    # one thread per trial, whatever the default (trials fill the cores instead)
+    argv = [*flags, '--seed', str(seed), '--save_path', save_path, '--logdir', logdir,
+            '--threads', '1']
     checkpoints = glob.glob(os.path.join(save_path, '*.checkpoint.pth'))
     if checkpoints:  # an earlier attempt was killed, or the study stopped: go on from there
         argv += ['--load_model', checkpoints[0]]
@@ -104,7 +103,9 @@ def train_run(folder, flags, seed, deck_loop=False):
         except SystemExit as e:  # a stop (130, 143), a divergence, a failed save (1)
             if e.code in (130, 143):
                 return None
-            return {'reached_goal': False, 'error': str(e.code), 'model': None}
+            error = e.code if isinstance(e.code, str) else (
+                'train.py exited with status {}; see its train.log'.format(e.code))
+            return {'reached_goal': False, 'error': error, 'model': None}
     return {key: result[key] for key in ('env_name', 'reached_goal', 'episodes', 'steps',
                                          'seconds', 'score_avg', 'model', 'run_dir')}
 

@@ -67,12 +67,18 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     out = tmp_path / 'study'
     before = ray_processes()
     result = run_script('study.py', '--config', 'a=--max_iter_num 2', '--config',
-                        'b=--max_iter_num 3 --tau 0.005', '--seeds', '500-501', '--out', out,
-                        *SHORT)
+                        'b=--max_iter_num 3 --tau 0.005', '--config', 'c=--critic_lr 1e5',
+                        '--seeds', '500-501', '--out', out, *SHORT)
     assert result.returncode == 0, result.stderr
     rows = results(out)
     assert [(r['config'], r['seed'], r['episodes']) for r in rows] == [
-        ('a', '500', '2'), ('a', '501', '2'), ('b', '500', '3'), ('b', '501', '3')]
+        ('a', '500', '2'), ('a', '501', '2'), ('b', '500', '3'), ('b', '501', '3'),
+        ('c', '500', ''), ('c', '501', '')]
+    for row in rows[4:]:  # a run that diverges is a finished trial, with its one line
+        assert row['error'].startswith('error: training diverged in episode 0')
+        assert row['actor_score'] == '' and row['reached_goal'] == 'False'
+    assert re.search(r'^c seed 500: error: training diverged in episode 0', result.stdout, re.M)
+    rows = rows[:4]
     for row in rows:
         assert row['env_name'] == 'Pendulum-v1' and row['reached_goal'] == 'False'
         assert row['attempts'] == '1' and len(row['node']) == 56 and row['node_ip']
@@ -83,7 +89,8 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert float(rows[3]['score_avg']) == single['score_avg']
     assert logged_scores(out, rows[3]) == pytest.approx(single['scores'])  # float32 there
     summary = (out / 'summary.md').read_text()
-    assert '4 of 4 trials finished; seeds 500,501.' in summary
+    assert '6 of 6 trials finished; seeds 500,501.' in summary
+    assert '| c | `--critic_lr 1e5` | 0/2 | - |' in summary
     assert '| b | `--max_iter_num 3 --tau 0.005` | 0/2 | - |' in summary
     assert (out / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert 'results: {}/results.csv'.format(out) in result.stdout
@@ -91,8 +98,8 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert ray_processes() - before == set()  # the Ray it started is gone, all of it
     # Run again: everything is read from disk, nothing is trained.
     again = run_script('study.py', '--out', out, *SHORT)
-    assert again.returncode == 0 and '0 of 4 trials to run' in again.stdout
-    assert results(out) == rows
+    assert again.returncode == 0 and '0 of 6 trials to run' in again.stdout
+    assert results(out)[:4] == rows
 
 
 def free_port():
@@ -109,6 +116,7 @@ def free_port():
     (['--config', 'a=--batch_size 100 --replay_buffer_size 50'],
      ['--config a: --replay_buffer_size (50) must hold at least one batch']),
     (['--config', 'a=--seed 3'], ['--config a: --seed is set by the study']),
+    (['--config', 'a=--threads=2'], ['--config a: --threads is set by the study']),
     (['--config', 'a=', '--config', 'a=--tau 0.01'], ['--config a is given twice']),
     (['--seeds', '500-'], ["--seeds '500-' is not a list of seeds and ranges"]),
     (['--seeds', '509-500'], ["--seeds '509-500' is not a list"]),

@@ -24,6 +24,7 @@ DECK_DEFAULTS = {
     'critic_lr': 1e-3, 'theta': 0.15, 'mu': 0.0, 'sigma': 0.2, 'tau': 0.001,
     'max_iter_num': 1000, 'log_interval': 10, 'goal_score': -300, 'logdir': './logs',
     'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu', 'checkpoint_interval': 50,
+    'threads': None,  # one, measured (benchmarks/bench.py threads)
     'eval_interval': None, 'eval_episodes': 10,
     # the stabilizers, off: the deck's algorithm
     'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False,
@@ -453,3 +454,17 @@ def test_the_decks_update_and_the_fast_one_train_alike(tmp_path):
     # later the float32 differences grow, as any change of summation order does in RL.
     assert deck['scores'][0] == pytest.approx(fast['scores'][0], abs=1e-3)
     assert deck['scores'][0] != fast['scores'][0]  # really the other update
+
+
+def test_one_thread_by_default_and_the_same_run_bit_for_bit_on_two(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        one = train_in(tmp_path / 'one', '--max_iter_num', 2)
+        assert torch.get_num_threads() == 1  # not PyTorch's default of one per core
+        two = train_in(tmp_path / 'two', '--max_iter_num', 2, '--threads', 2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert one['scores'] == two['scores']
+    for name, value in torch.load(one['checkpoint'], weights_only=True)['critic'].items():
+        assert torch.equal(value, torch.load(two['checkpoint'], weights_only=True)['critic'][name])
