@@ -22,16 +22,8 @@ import sys
 import time
 
 from ddpg_extras.checks import check_flags, fail, positive_int
-from ddpg_extras.files import atomic_write
-from ddpg_extras.trials import (
-    ROOT,
-    finished,
-    read_json,
-    run_trial,
-    summary_table,
-    write_json,
-    write_results,
-)
+from ddpg_extras.files import atomic_write, read_json, write_json
+from ddpg_extras.trials import ROOT, finished, run_trial, summary_table, write_results
 
 parser = argparse.ArgumentParser(
     description='Run train.py over configurations x seeds on Ray, and summarise them.',

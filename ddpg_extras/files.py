@@ -46,8 +46,18 @@ def save_actor(actor, path, info):
     # with the deck's torch.load as well
     weights = {k: v.cpu() for k, v in actor.state_dict().items()}
     save_torch(weights, path)
-    text = json.dumps(info, indent=2) + "\n"
-    atomic_write(path + ".json", lambda f: f.write(text.encode()))
+    write_json(path + ".json", info)
+
+
+def write_json(path, data):
+    """json.dump(data), atomically."""
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def saved(what, path, save):
@@ -111,8 +121,7 @@ def load_actor_weights(path, state=None):
     state = load_model_file(path) if state is None else state
     info = {}
     if os.path.isfile(path + ".json"):
-        with open(path + ".json") as f:
-            info = json.load(f)
+        info = read_json(path + ".json")
     if is_checkpoint(state) and isinstance(state.get("args"), dict):
         info = {"env_name": state["args"].get("env_name"), "episodes": state.get("episode")}
     if isinstance(state, dict) and isinstance(state.get("actor"), dict):

@@ -7,13 +7,12 @@ import csv
 import glob
 import importlib.util
 import io
-import json
 import os
 import shutil
 import statistics
 import sys
 
-from ddpg_extras.files import atomic_write
+from ddpg_extras.files import atomic_write, read_json, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
@@ -23,16 +22,6 @@ COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 's
 
 def trial_dir(out, config, seed):
     return os.path.join(out, 'trials', config, 'seed{}'.format(seed))
-
-
-def write_json(path, data):
-    text = json.dumps(data, indent=2) + '\n'
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def run_trial(out, config, flags, seed, score_episodes=100, deck_loop=False):
