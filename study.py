@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 
-from ddpg_extras.checks import check_flags, fail, positive_int
+from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
 from ddpg_extras.files import atomic_write, read_json, write_json
 from ddpg_extras.trials import ROOT, finished, run_trial, summary_table, write_results
 
@@ -91,21 +91,6 @@ def check_config(name, flags):
     except SystemExit as e:
         message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
         fail('--config {}: {}'.format(name, message.split('error: ', 1)[-1]))
-
-
-def parse_seeds(text):
-    """[500, 501, ...] from '500-509' or '500,503,510-512'."""
-    seeds = []
-    for part in text.split(','):
-        found = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
-        if not found or (found.group(2) and int(found.group(2)) < int(found.group(1))):
-            fail('--seeds {!r} is not a list of seeds and ranges, e.g. 500-509 or '
-                 '500,503,510-512'.format(text))
-        first = int(found.group(1))
-        seeds.extend(range(first, int(found.group(2) or first) + 1))
-    if len(set(seeds)) != len(seeds):
-        fail('--seeds {!r} names a seed twice'.format(text))
-    return seeds
 
 
 def open_study(args):

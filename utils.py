@@ -12,8 +12,10 @@ class OUNoise:
     X <- X + theta * (mu - X) + sigma * N(0, 1). Its stationary standard deviation
     is sigma / sqrt(2 * theta - theta ** 2), about 0.39 with the deck's defaults."""
 
-    def __init__(self, action_size, theta, mu, sigma):
+    # rng: NumPy's global generator, as in the deck; train_seeds.py gives each seed its own
+    def __init__(self, action_size, theta, mu, sigma, rng=np.random):
         self.action_size = action_size
+        self.rng = rng
         self.theta = theta
         self.mu = mu
         self.sigma = sigma
@@ -24,7 +26,7 @@ class OUNoise:
 
     def sample(self):
         dx = self.theta * (self.mu - self.X)
-        dx = dx + self.sigma * np.random.randn(len(self.X))
+        dx = dx + self.sigma * self.rng.randn(len(self.X))
         self.X = self.X + dx
 
         return self.X
@@ -82,7 +84,13 @@ class ReplayBuffer:
     def sample(self, batch_size, rng=None):
         """(states, actions, rewards, next_states, masks) as tensors on the device,
         drawn by the buffer's generator, or by rng where one is given."""
-        rows = self.memory.take((rng or self.rng).choice(self.size, batch_size, replace=False), 0)
+        return self.tensors(self.sample_rows(batch_size, rng))
+
+    def sample_rows(self, batch_size, rng=None):
+        return self.memory.take((rng or self.rng).choice(self.size, batch_size, replace=False), 0)
+
+    def tensors(self, rows):
+        """split(rows) as tensors on the device (rows: a (..., row) array)."""
         if self.device.type != 'cpu':
             return self.split(torch.from_numpy(rows).to(self.device))  # one copy to the GPU
         # On the CPU, slicing in NumPy and sharing the memory costs a tenth of torch slicing.
@@ -90,9 +98,10 @@ class ReplayBuffer:
 
     def split(self, rows):
         """(states, actions, rewards, next_states, masks) as views of rows (an array
-        or a tensor)."""
+        or a tensor, with any leading dimensions)."""
         S, A = self.state_size, self.action_size
-        return rows[:, :S], rows[:, S:S + A], rows[:, S + A], rows[:, S + A + 1:-1], rows[:, -1]
+        return (rows[..., :S], rows[..., S:S + A], rows[..., S + A], rows[..., S + A + 1:-1],
+                rows[..., -1])
 
     def state_dict(self):
         """A copy of what the buffer holds, for a checkpoint."""

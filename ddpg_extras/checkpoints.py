@@ -79,11 +79,11 @@ def warm_start(actor, path, loaded, args, env_name):
 def capture(nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
     """Copies of all that changes while a run trains: the networks, the optimizers, the
     replay buffer, the OU noise and every random generator."""
-    numpy_state = np.random.get_state(legacy=False)
+    numpy_state = ou_noise.rng.get_state(legacy=False)  # the noise's: NumPy's global in train.py
     numpy_state['state']['key'] = numpy_state['state']['key'].tolist()  # for weights_only
     state = {name: {k: v.detach().to('cpu', copy=True) for k, v in net.state_dict().items()}
              for name, net in nets.items()}
-    state.update((name, copy.deepcopy(optimizer.state_dict()))
+    state.update((name, copy_state_dict(optimizer.state_dict()))
                  for name, optimizer in optimizers.items())
     state.update(replay_buffer=replay_buffer.state_dict(), ou_noise=ou_noise.X.tolist(), rng={
         'random': random.getstate(), 'numpy': numpy_state, 'torch': torch.get_rng_state(),
@@ -91,6 +91,14 @@ def capture(nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
         'action_space': env.action_space.np_random.bit_generator.state,
         'probe': probe_rng.bit_generator.state})
     return state
+
+
+def copy_state_dict(state_dict):
+    """A copy of an optimizer's state_dict with tensors of their own size: deepcopy
+    would copy the whole of a tensor that is a view (train_seeds.py's seed slices)."""
+    return {'state': {i: {k: v.clone() for k, v in s.items()}
+                      for i, s in state_dict['state'].items()},
+            'param_groups': copy.deepcopy(state_dict['param_groups'])}
 
 
 def restore(state, nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
@@ -105,7 +113,7 @@ def restore(state, nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
     random.setstate(rng['random'])
     numpy_state = copy.deepcopy(rng['numpy'])
     numpy_state['state']['key'] = np.array(numpy_state['state']['key'], dtype=np.uint32)
-    np.random.set_state(numpy_state)
+    ou_noise.rng.set_state(numpy_state)
     torch.set_rng_state(rng['torch'])
     env.unwrapped.np_random.bit_generator.state = rng['env']
     env.action_space.np_random.bit_generator.state = rng['action_space']

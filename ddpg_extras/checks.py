@@ -3,6 +3,7 @@ folders, and the one-line error that a user's mistake gets instead of a tracebac
 import argparse
 import math
 import os
+import re
 import tempfile
 
 import torch
@@ -92,3 +93,18 @@ def check_device(parser, name):
     elif device.type != 'cpu':
         fail('--device {}: only cpu and cuda are supported; use --device cpu'.format(name))
     return device
+
+
+def parse_seeds(text):
+    """[500, 501, ...] from '500-509' or '500,503,510-512'."""
+    seeds = []
+    for part in text.split(','):
+        found = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
+        if not found or (found.group(2) and int(found.group(2)) < int(found.group(1))):
+            fail('--seeds {!r} is not a list of seeds and ranges, e.g. 500-509 or '
+                 '500,503,510-512'.format(text))
+        first = int(found.group(1))
+        seeds.extend(range(first, int(found.group(2) or first) + 1))
+    if len(set(seeds)) != len(seeds):
+        fail('--seeds {!r} names a seed twice'.format(text))
+    return seeds

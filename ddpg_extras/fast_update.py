@@ -113,28 +113,48 @@ def adam_step(optimizer):
     on the optimizer's own state (so its state_dict is unchanged), without the ~50 us
     of Python bookkeeping that step() spends around it on every call, more than the
     arithmetic for these networks. Any other optimizer gets its own step()."""
+    if not fast_adam(optimizer):
+        return optimizer.step()
+    lists = adam_lists([optimizer])
+    torch._foreach_add_(lists[-1], 1)  # the steps
+    fused_adam_step(lists, optimizer.param_groups[0])
+
+
+def fast_adam(optimizer):
+    """Whether adam_step can take optimizer's step itself: one group of plain fused Adam."""
     group = optimizer.param_groups[0]
-    if not (type(optimizer) is torch.optim.Adam and len(optimizer.param_groups) == 1
+    return (type(optimizer) is torch.optim.Adam and len(optimizer.param_groups) == 1
             and group['fused'] and not (group['amsgrad'] or group['maximize']
                                         or group['capturable'] or group['differentiable']
                                         or group.get('decoupled_weight_decay'))
-            and isinstance(group['lr'], float)):
-        return optimizer.step()
-    params = group['params']
-    state = [optimizer.state[p] for p in params]
-    if not state[0]:  # initialised as Adam.step() initialises it, as normal tensors
+            and isinstance(group['lr'], float))
+
+
+def adam_lists(optimizers):
+    """(params, grads, exp_avgs, exp_avg_sqs, steps) of all the optimizers' parameters,
+    for one fused_adam_step; their state is initialised as Adam.step() initialises it."""
+    params = [p for optimizer in optimizers for p in optimizer.param_groups[0]['params']]
+    state = [optimizer.state[p] for optimizer in optimizers
+             for p in optimizer.param_groups[0]['params']]
+    if not all(state):
         with torch.inference_mode(False):  # (fast_train_model runs in inference mode)
             for p, s in zip(params, state):
-                s['step'] = torch.zeros((), dtype=torch.float32, device=p.device)
-                s['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                s['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    steps = [s['step'] for s in state]
-    torch._foreach_add_(steps, 1)
+                if not s:  # normal tensors, as Adam.step() makes them
+                    s['step'] = torch.zeros((), dtype=torch.float32, device=p.device)
+                    s['exp_avg'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    s['exp_avg_sq'] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return (params, [p.grad for p in params], [s['exp_avg'] for s in state],
+            [s['exp_avg_sq'] for s in state], [s['step'] for s in state])
+
+
+def fused_adam_step(lists, group):
+    """Adam's step on adam_lists' tensors, their steps already counted, in one kernel,
+    with the hyperparameters of the group (all the optimizers share them)."""
+    params, grads, exp_avgs, exp_avg_sqs, steps = lists
     beta1, beta2 = group['betas']
-    torch._fused_adam_(params, [p.grad for p in params], [s['exp_avg'] for s in state],
-                       [s['exp_avg_sq'] for s in state], [], steps, lr=group['lr'], beta1=beta1,
-                       beta2=beta2, weight_decay=group['weight_decay'], eps=group['eps'],
-                       amsgrad=False, maximize=False)
+    torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=group['lr'],
+                       beta1=beta1, beta2=beta2, weight_decay=group['weight_decay'],
+                       eps=group['eps'], amsgrad=False, maximize=False)
 
 
 def clip_grad_norm(params, max_norm):

@@ -49,6 +49,15 @@ class Run:
               actor_optimizer, critic_optimizer, replay_buffer, ou_noise):
         """Resume the checkpoint, if one was given; open the log; catch Ctrl-C. Returns
         the TensorBoard writer."""
+        self.open(env, actor, critic, target_actor, target_critic, actor_optimizer,
+                  critic_optimizer, replay_buffer, ou_noise)
+        self.progress = Progress(self.args.max_iter_num, self.start_episode, self.steps)
+        self.signals.install()
+        return self.writer
+
+    def open(self, env, actor, critic, target_actor, target_critic,
+             actor_optimizer, critic_optimizer, replay_buffer, ou_noise):
+        """The run's own part of start(): its checkpoint resumed, its log opened."""
         args, self.env, self.env_name = self.args, env, env.spec.id
         self.nets = {'actor': actor, 'critic': critic, 'target_actor': target_actor,
                      'target_critic': target_critic}
@@ -76,9 +85,6 @@ class Run:
             self.writer.add_text('hyperparameters', hyperparameters_table(args))
         print('TensorBoard logs: {}'.format(self.run_dir))
         self.start_time = time.time() - seconds
-        self.progress = Progress(args.max_iter_num, self.start_episode, self.steps)
-        self.signals.install()
-        return self.writer
 
     def restore(self):
         nets, state, path = self.nets, self.resume, self.load_path
@@ -149,7 +155,8 @@ class Run:
         if args.eval_interval and (episode + 1) % args.eval_interval == 0:
             writer.add_scalar('eval/score', evaluate(self.nets['actor'], self.eval_env,
                                                      args.eval_episodes, args.seed + 1), episode)
-        self.progress.update(score_avg, steps)
+        if self.progress is not None:
+            self.progress.update(score_avg, steps)
 
     def print(self, line):
         self.progress.print(line)
@@ -170,45 +177,43 @@ class Run:
         143 after Ctrl-C or SIGTERM; else save the actor and the checkpoint and say
         where they are."""
         if self.diverged:  # not in the deck, which went on training on nan
-            kept = ('the last good checkpoint, {}, holds the run up to episode {}'.format(
-                *self.last_checkpoint) if self.last_checkpoint
-                else 'no checkpoint was saved before it')
-            fail('training diverged in episode {} (step {}): {}; {}. The recipe in the README '
-                 '(When learning fails) keeps runs stable: --tanh_actor --gradient_clip_actor '
-                 '0.5 --gradient_clip_critic 1.0'.format(episode, steps, self.diverged, kept))
+            fail(self.divergence(episode, steps))
         if self.signals.received:
             self.save_after_stop(episode)
         return self.save_at_end(actor, episode + 1, steps, recent_rewards)
 
+    def divergence(self, episode, steps):
+        """What went wrong, and what is kept, in one line."""
+        kept = ('the last good checkpoint, {}, holds the run up to episode {}'.format(
+            *self.last_checkpoint) if self.last_checkpoint
+            else 'no checkpoint was saved before it')
+        return ('training diverged in episode {} (step {}): {}; {}. The recipe in the README '
+                '(When learning fails) keeps runs stable: --tanh_actor --gradient_clip_actor '
+                '0.5 --gradient_clip_critic 1.0'.format(episode, steps, self.diverged, kept))
+
     def save_after_stop(self, episode):
         print('stopped by {} in episode {}; TensorBoard logs: {}'.format(
             self.signals.name, episode, self.run_dir))
-        if self.save_checkpoint(self.snapshot):
+        if self.save_snapshot():
             print('saved the run up to episode {} (the interrupted episode runs again when it '
                   'resumes) to {}'.format(self.snapshot['episode'], self.checkpoint_path))
-            self.last_checkpoint = (self.checkpoint_path, self.snapshot['episode'])
         if self.last_checkpoint:
             print('resume with: python train.py --load_model {}'.format(self.last_checkpoint[0]))
         raise SystemExit(self.signals.exit_status)
 
+    def save_snapshot(self):
+        """Save the run as of the start of its episode (after Ctrl-C)."""
+        if not self.save_checkpoint(self.snapshot):
+            return False
+        self.last_checkpoint = (self.checkpoint_path, self.snapshot['episode'])
+        return True
+
     def save_at_end(self, actor, episodes, steps, recent_rewards):
-        args = self.args
-        score_avg = np.mean(recent_rewards)
-        reached_goal = bool(len(recent_rewards) == recent_rewards.maxlen
-                            and score_avg > args.goal_score)
         minutes = (time.time() - self.start_time) / 60
-        run_saved = self.save_checkpoint(self.checkpoint(episodes, steps))
-        info = {'env_name': self.env_name, 'hidden_size': args.hidden_size,
-                'episodes': episodes, 'steps': steps, 'score_avg': float(score_avg),
-                'goal_score': args.goal_score, 'reached_goal': reached_goal, 'seed': args.seed,
-                'run': self.run_name}
-        # The deck saved model.pth only at the goal. A run that misses it saves its actor
-        # apart, so no actor that reached the goal is replaced by a worse one.
-        save = os.path.join(args.save_path, 'model.pth' if reached_goal else
-                            self.run_name + '.pth')
-        kept = set_aside(save)  # an older file of that name is kept, never overwritten
-        actor_saved = saved('the actor', save, lambda: save_actor(actor, save, info))
-        self.report(reached_goal, episodes, steps, minutes, recent_rewards)
+        result, kept, actor_saved, run_saved = self.save_run(actor, episodes, steps,
+                                                              recent_rewards)
+        save = result['model']
+        self.report(result['reached_goal'], episodes, steps, minutes, recent_rewards)
         if kept:
             print('the previous {} is kept as {}'.format(os.path.basename(save), kept))
         if actor_saved:
@@ -220,11 +225,33 @@ class Run:
                       self.checkpoint_path, self.checkpoint_path))
         if not (actor_saved and run_saved):
             raise SystemExit(1)  # each failed save has said why, in one line
-        return {'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
-                'scores': self.scores, 'score_avg': float(score_avg), 'model': save,
-                'checkpoint': self.checkpoint_path, 'run_dir': self.run_dir,
-                'seconds': time.time() - self.start_time, 'env_name': self.env_name,
-                'replay_buffer': self.replay_buffer}
+        return result
+
+    def actor_file(self, reached_goal):
+        # The deck saved model.pth only at the goal. A run that misses it saves its actor
+        # apart, so no actor that reached the goal is replaced by a worse one.
+        return 'model.pth' if reached_goal else self.run_name + '.pth'
+
+    def save_run(self, actor, episodes, steps, recent_rewards):
+        """Save the actor and the checkpoint at the end of the run. Returns (the run's
+        result, where an older actor file was set aside, actor saved, run saved)."""
+        args = self.args
+        score_avg = np.mean(recent_rewards)
+        reached_goal = bool(len(recent_rewards) == recent_rewards.maxlen
+                            and score_avg > args.goal_score)
+        run_saved = self.save_checkpoint(self.checkpoint(episodes, steps))
+        info = {'env_name': self.env_name, 'hidden_size': args.hidden_size,
+                'episodes': episodes, 'steps': steps, 'score_avg': float(score_avg),
+                'goal_score': args.goal_score, 'reached_goal': reached_goal, 'seed': args.seed,
+                'run': self.run_name}
+        save = os.path.join(args.save_path, self.actor_file(reached_goal))
+        kept = set_aside(save)  # an older file of that name is kept, never overwritten
+        actor_saved = saved('the actor', save, lambda: save_actor(actor, save, info))
+        return ({'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
+                 'scores': self.scores, 'score_avg': float(score_avg), 'model': save,
+                 'checkpoint': self.checkpoint_path, 'run_dir': self.run_dir,
+                 'seconds': time.time() - self.start_time, 'env_name': self.env_name,
+                 'replay_buffer': self.replay_buffer}, kept, actor_saved, run_saved)
 
     def report(self, reached_goal, episodes, steps, minutes, recent_rewards):
         score_avg, goal = np.mean(recent_rewards), self.args.goal_score

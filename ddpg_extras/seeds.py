@@ -1,0 +1,272 @@
+"""train_seeds.py's plumbing (not in the deck). Each seed is a run of its own: a
+SeedRun is train.py's Run (its log, checkpoints, instruments, divergence check) less
+what the batch does once for all seeds. The Batch does that: the flags, Ctrl-C, the
+progress bar, the seeds' environments, and the batch's checkpoint, which names every
+seed's own checkpoint."""
+import argparse
+import os
+import sys
+import time
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ddpg_extras.checkpoints import load_model_flag
+from ddpg_extras.checks import check_flags, check_writable, fail, parse_seeds
+from ddpg_extras.environments import make_env
+from ddpg_extras.files import is_checkpoint, load_model_file, model_path, save_torch, saved
+from ddpg_extras.progress import Progress
+from ddpg_extras.run import Run
+from ddpg_extras.signals import StopSignals
+
+# What marks train_seeds.py's checkpoint of a batch (and the version of its layout).
+SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
+UNSET = object()
+
+
+class SeedRun(Run):
+    """One seed of the batch: train.py's Run, with its actor saved as <run name>.pth
+    (K actors cannot all be model.pth), and its episode under way kept here, where
+    train.py keeps it in the loop's locals."""
+
+    def __init__(self, batch, seed, load_path=None, loaded=None, resume=None):
+        self.args = argparse.Namespace(**dict(vars(batch.args), seed=seed))
+        self.device, self.signals = batch.device, batch.signals
+        self.load_path, self.loaded, self.resume = load_path, loaded, resume
+        self.diverged = self.snapshot = self.result = None
+        self.writer = self.progress = self.env = self.eval_env = None
+
+    def open(self, *things):
+        super().open(*things)
+        self.episode, self.score = self.start_episode, 0
+        self.recent_rewards = deque(self.scores[-100:], maxlen=100)
+
+    def actor_file(self, reached_goal):
+        return self.run_name + '.pth'
+
+    def end(self):
+        """The seed leaves the batch: after a divergence, one line and nothing new saved;
+        after Ctrl-C, its checkpoint as of the start of its episode; else its actor and
+        its checkpoint. Keeps the seed's result and prints one line."""
+        seed, episode, steps = self.args.seed, self.episode, self.steps
+        self.result = {'seed': seed, 'env_name': self.env_name, 'reached_goal': False,
+                       'episodes': episode, 'steps': steps, 'score_avg': None, 'model': None,
+                       'run_dir': self.run_dir, 'checkpoint': None, 'error': None,
+                       'seconds': time.time() - self.start_time, 'stopped': False}
+        if self.diverged:
+            self.result['error'] = self.divergence(episode, steps)
+            print('seed {}: error: {}'.format(seed, self.result['error']), file=sys.stderr)
+            return
+        if self.signals.received:
+            self.result.update(stopped=True, episodes=self.snapshot['episode'],
+                               steps=self.snapshot['steps'])
+            if self.save_snapshot():
+                self.result['checkpoint'] = self.checkpoint_path
+            return
+        result, kept, actor_saved, run_saved = self.save_run(
+            self.nets['actor'], episode + 1, steps, self.recent_rewards)
+        self.result.update(result, model=result['model'] if actor_saved else None,
+                           checkpoint=self.checkpoint_path if run_saved else None,
+                           save_failed=not (actor_saved and run_saved))
+        if kept:
+            print('seed {}: the previous {} is kept as {}'.format(
+                seed, os.path.basename(result['model']), kept))
+
+    def summary(self):
+        """The seed's line at the end: episodes, steps, average, and its actor."""
+        r = self.result
+        if r['error'] or r['stopped']:
+            return ('diverged in episode {}'.format(r['episodes']) if r['error'] else
+                    'stopped; its checkpoint holds {} episodes ({} steps)'.format(
+                        r['episodes'], r['steps']))
+        return '{} after {} episodes ({} steps): the last {} episodes average {:.2f}; actor {}'\
+            .format('goal reached' if r['reached_goal'] else 'goal not reached', r['episodes'],
+                    r['steps'], len(self.recent_rewards), r['score_avg'], r['model'])
+
+    def close(self):
+        for thing in (self.writer, self.env, self.eval_env):
+            if thing is not None:
+                thing.close()
+
+
+class Batch:
+    """What train_seeds.py does once for all its seeds. runs: the seeds still training."""
+
+    def __init__(self, parser, args, argv=None):
+        """Check the flags, --seeds and --load_model before anything is made, and say
+        what is wrong in one line."""
+        self.args = args
+        given = parser.parse_args(argv, argparse.Namespace(seed=UNSET, render=UNSET,
+                                                           deck_update=UNSET))
+        for flag, why in (('seed', 'the seeds come from --seeds'),
+                          ('render', 'K windows would not help; watch a seed\'s actor with '
+                                     'test.py afterwards'),
+                          ('deck_update', "the batch has its own update, tested against "
+                                          "train.py's train_model; use train.py for it")):
+            if getattr(given, flag) is not UNSET:
+                parser.error('--{} is not for train_seeds.py: {}'.format(flag, why))
+        self.device = check_flags(parser, args)
+        torch.set_num_threads(args.threads or 1)  # as train.py (docs/speed.md, "Threads")
+        check_writable(args.save_path, '--save_path')
+        check_writable(args.logdir, '--logdir')
+        self.signals, self.path, self.entries = StopSignals(), None, {}
+        self.envs = self.vector = self.progress = None
+        seeds = parse_seeds(args.seeds) if args.seeds else None
+        self.runs = (self.load(parser, argv, seeds) if args.load_model else
+                     [SeedRun(self, seed) for seed in seeds or range(500, 510)])
+        self.all_runs = list(self.runs)
+
+    def load(self, parser, argv, seeds):
+        """--load_model: a batch's checkpoint resumes its seeds; an actor file
+        warm-starts every seed's actor."""
+        args = self.args
+        path = model_path(args.load_model, args.save_path)
+        loaded = load_model_file(path)
+        if is_checkpoint(loaded):
+            fail('{} is the checkpoint of one run; resume it with: python train.py '
+                 '--load_model {}'.format(path, path))
+        if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
+            return [SeedRun(self, seed, path, loaded) for seed in seeds or range(500, 510)]
+        batch_seeds = [entry['seed'] for entry in loaded['seeds']]
+        if seeds is not None and seeds != batch_seeds:
+            fail('{} is a batch of seeds {}; drop --seeds to resume it'.format(
+                path, ','.join(map(str, batch_seeds))))
+        self.path, runs = path, []
+        for entry in loaded['seeds']:
+            self.entries[entry['seed']] = entry
+            if entry['ended'] not in (None, 'stopped'):
+                continue
+            seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+            if not os.path.exists(seed_path):
+                fail('{} names {}, which is not there (the batch was killed before the '
+                     "seed's first checkpoint); start the batch again".format(path, seed_path))
+            seed_args = argparse.Namespace(**dict(vars(args), load_model=seed_path))
+            loaded_seed = load_model_flag(parser, seed_args, argv)  # its flags into seed_args
+            vars(args).update(vars(seed_args), seed=None, load_model=args.load_model)
+            runs.append(SeedRun(self, entry['seed'], *loaded_seed))
+        if not runs:
+            fail('every seed of {} has ended; train one on with: python train.py '
+                 '--load_model <its checkpoint>'.format(path))
+        return runs
+
+    def make_envs(self):
+        """One environment per seed, stepped together by a Gymnasium vector environment."""
+        self.envs = [make_env(self.args.env_name) for _ in self.runs]
+        self.vector = vectorize(self.envs)
+        return self.envs
+
+    def step(self, actions):
+        return self.vector.step(actions)
+
+    def __enter__(self):
+        args, runs = self.args, self.runs
+        if self.path is None:
+            name = '{}_seeds{}-{}_{}'.format(runs[0].env_name, runs[0].args.seed,
+                                             runs[-1].args.seed, time.strftime('%Y%m%d-%H%M%S'))
+            self.path = os.path.join(args.save_path, name + '.seeds.pth')
+        self.save()
+        self.progress = Progress(args.max_iter_num * len(runs),
+                                 sum(run.start_episode for run in runs), self.total_steps())
+        self.signals.install()
+        return self
+
+    def __exit__(self, *exc):
+        for run in self.runs:
+            run.close()
+        if self.progress is not None:
+            self.progress.close()
+        self.signals.uninstall()
+
+    def total_steps(self):
+        return sum(run.steps for run in self.all_runs)
+
+    def begin_episodes(self, runs):
+        """Start the next episode of each of runs, as train.py does at the top of its
+        loop (a snapshot, maybe a checkpoint; a new noise process; the env reset, seeded
+        in episode 0); their new states. A seed asked to stop (Ctrl-C) leaves."""
+        starting = np.array([run in runs for run in self.runs])
+        seeds = [run.args.seed if run.episode == 0 else None for run in self.runs]
+        for run in runs:
+            run.begin_episode(run.episode, run.steps)
+            run.ou_noise.reset()
+            run.score = 0
+        states, _ = self.vector.reset(seed=seeds, options={'reset_mask': starting})
+        return states
+
+    def next_episodes(self, ended, leaving, states, nets):
+        """After a step: the seeds in leaving leave the batch (saving what they must);
+        the others whose episode ended begin their next one. Returns the states of the
+        seeds that are left."""
+        for run in leaving:
+            run.end()
+            run.close()
+            self.entries[run.args.seed] = self.entry(run)
+            if len(leaving) < len(self.runs):  # (the last ones are in the summary only)
+                self.print('seed {} has ended: {}'.format(run.args.seed, run.summary()))
+        if leaving:
+            keep = [i for i, run in enumerate(self.runs) if run not in leaving]
+            self.runs = [self.runs[i] for i in keep]
+            states = states[keep]
+            self.save()
+            if self.runs:
+                nets.stack(self.runs)
+                self.envs = [self.envs[i] for i in keep]
+                self.vector = vectorize(self.envs)
+        starting = [run for run in ended if run not in leaving]
+        for run in starting:
+            run.episode += 1
+        if starting:
+            new_states = self.begin_episodes(starting)
+            for i, run in enumerate(self.runs):
+                if run in starting:
+                    states[i] = new_states[i]
+        return states
+
+    def entry(self, run):
+        """The seed's line in the batch's checkpoint: its checkpoint, and why it ended."""
+        result = run.result or {}
+        ended = None
+        if result:
+            ended = ('diverged' if result['error'] else 'stopped' if result['stopped'] else
+                     'goal' if result['reached_goal'] else 'episodes')
+        return {'seed': run.args.seed, 'checkpoint': os.path.basename(run.checkpoint_path),
+                'ended': ended}
+
+    def save(self):
+        """The batch's checkpoint: which seeds, where each one's checkpoint is, and
+        which have ended; each seed's own checkpoint holds its run."""
+        for run in self.all_runs:
+            self.entries.setdefault(run.args.seed, self.entry(run))
+        state = {'format': SEEDS_CHECKPOINT, 'args': dict(vars(self.args), seed=None),
+                 'seeds': sorted(self.entries.values(), key=lambda entry: entry['seed'])}
+        return saved('the batch checkpoint', self.path, lambda: save_torch(state, self.path))
+
+    def episode_logged(self, score_avg):
+        self.progress.update(score_avg, self.total_steps())
+
+    def print(self, line):
+        self.progress.print(line)
+
+    def finish(self):
+        """After every seed has ended: one line per seed; after Ctrl-C, the command that
+        resumes them all, and exit 130 (143 for SIGTERM)."""
+        results = [run.result for run in self.all_runs]
+        print('{} seeds: {} reached the goal'.format(
+            len(results), sum(bool(r['reached_goal']) for r in results)))
+        for run in self.all_runs:
+            print('seed {}: {}'.format(run.args.seed, run.summary()))
+        print('the batch: {}'.format(self.path))
+        if self.signals.received:
+            print('resume with: python train_seeds.py --load_model {}'.format(self.path))
+            raise SystemExit(self.signals.exit_status)
+        return results
+
+
+def vectorize(envs):
+    """The seeds' environments as one Gymnasium vector environment. No autoreset: a seed
+    whose episode ends begins its next one as train.py does, so no transition crosses
+    an episode's end."""
+    return gym.vector.SyncVectorEnv([lambda env=env: env for env in envs],
+                                    autoreset_mode=gym.vector.AutoresetMode.DISABLED)
