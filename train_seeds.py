@@ -11,6 +11,7 @@ that one batched update serves all of them (ddpg_extras/batched.py). To read the
 read train.py.
 """
 import argparse
+import copy
 
 import numpy as np
 import torch
@@ -23,13 +24,15 @@ from ddpg_extras.seeds import Batch
 from model import Actor, Critic
 from utils import OUNoise, ReplayBuffer, hard_target_update
 
-parser = argparse.ArgumentParser(
-    parents=[train.parser], conflict_handler='resolve',
-    description="Train DDPG on many seeds at once: train.py's flags, and --seeds.",
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-parser.add_argument('--seeds', default=None, metavar='LIST',
+parser = copy.deepcopy(train.parser)  # train.py's flags as they are there, and --seeds
+parser.prog = 'train_seeds.py'
+parser.description = "Train DDPG on many seeds at once: train.py's flags, and --seeds."
+for action in parser._actions:  # flags that a batch refuses (ddpg_extras/seeds.py says why)
+    if action.dest in ('seed', 'render', 'deck_update'):
+        action.help = argparse.SUPPRESS
+parser.add_argument('--seeds', default=argparse.SUPPRESS, metavar='LIST',
                     help='the seeds, trained together: ranges and lists, e.g. 500-509 or '
-                         '500,503,510-512 (default: 500-509; resuming: those of the batch)')
+                         '500,503,510-512 (500-509 unless given; when resuming, the batch\'s)')
 
 
 def make_seed(run, env):

@@ -106,14 +106,14 @@ class Batch:
                           ('deck_update', "the batch has its own update, tested against "
                                           "train.py's train_model; use train.py for it")):
             if getattr(given, flag) is not UNSET:
-                parser.error('--{} is not for train_seeds.py: {}'.format(flag, why))
+                fail('--{} is not for train_seeds.py: {}'.format(flag, why))
         self.device = check_flags(parser, args)
         torch.set_num_threads(args.threads or 1)  # as train.py (docs/speed.md, "Threads")
         check_writable(args.save_path, '--save_path')
         check_writable(args.logdir, '--logdir')
         self.signals, self.path, self.entries = StopSignals(), None, {}
         self.envs = self.vector = self.progress = None
-        seeds = parse_seeds(args.seeds) if args.seeds else None
+        seeds = parse_seeds(args.seeds) if getattr(args, 'seeds', None) else None
         self.runs = (self.load(parser, argv, seeds) if args.load_model else
                      [SeedRun(self, seed) for seed in seeds or range(500, 510)])
         self.all_runs = list(self.runs)
@@ -253,11 +253,15 @@ class Batch:
         """After every seed has ended: one line per seed; after Ctrl-C, the command that
         resumes them all, and exit 130 (143 for SIGTERM)."""
         results = [run.result for run in self.all_runs]
-        print('{} seeds: {} reached the goal'.format(
-            len(results), sum(bool(r['reached_goal']) for r in results)))
+        if self.signals.received:
+            print('stopped by {}: each seed saved its run up to the start of its episode, '
+                  'which runs again when it resumes'.format(self.signals.name))
+        else:
+            print('{} seeds: {} reached the goal'.format(
+                len(results), sum(bool(r['reached_goal']) for r in results)))
         for run in self.all_runs:
             print('seed {}: {}'.format(run.args.seed, run.summary()))
-        print('the batch: {}'.format(self.path))
+        print("the batch's checkpoint: {}".format(self.path))
         if self.signals.received:
             print('resume with: python train_seeds.py --load_model {}'.format(self.path))
             raise SystemExit(self.signals.exit_status)

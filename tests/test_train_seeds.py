@@ -1,0 +1,249 @@
+"""train_seeds.py: K seeds in one process, each the same algorithm as a single run,
+each independent of the others, each a run of its own (files, goal, divergence,
+Ctrl-C and resuming)."""
+import contextlib
+import glob
+import io
+import json
+import re
+import signal
+import types
+
+import numpy as np
+import pytest
+import torch
+import torch.optim as optim
+from test_resume_and_faults import load, logged, wait_for
+
+import train
+import train_seeds
+from conftest import assert_clean_error, run_script, start_script
+from ddpg_extras.batched import SeedNets
+from ddpg_extras.checkpoints import capture
+from model import Actor, Critic
+from utils import soft_target_update
+
+GAMMA, TAU = 0.99, 0.01
+NETS = ('actor', 'critic', 'target_actor', 'target_critic')
+
+
+def make_seed(seed, bounds=None):
+    """One seed's networks and optimizers, as train.py makes them."""
+    torch.manual_seed(seed)
+    nets = {'actor': Actor(3, 1, 64, bounds), 'target_actor': Actor(3, 1, 64, bounds),
+            'critic': Critic(3, 1, 64), 'target_critic': Critic(3, 1, 64)}
+    optimizers = {name + '_optimizer': optim.Adam(nets[name].parameters(), lr=1e-3, fused=True)
+                  for name in ('actor', 'critic')}
+    return types.SimpleNamespace(nets=nets, optimizers=optimizers)
+
+
+def batches(step, seeds):
+    """A different mini-batch for every seed, (K, B, ...)."""
+    g = torch.Generator().manual_seed(step)
+    return (torch.randn(seeds, 64, 3, generator=g), 2 * torch.randn(seeds, 64, 1, generator=g),
+            -16 * torch.rand(seeds, 64, generator=g), torch.randn(seeds, 64, 3, generator=g),
+            (torch.rand(seeds, 64, generator=g) > 0.2).float())
+
+
+def deck_update(seed, mini_batch, clip):
+    nets, opts = seed.nets, seed.optimizers
+    losses = train.train_model(nets['actor'], nets['critic'], nets['target_actor'],
+                               nets['target_critic'], opts['actor_optimizer'],
+                               opts['critic_optimizer'], mini_batch, GAMMA, clip, clip)
+    soft_target_update(nets['actor'], nets['critic'], nets['target_actor'],
+                       nets['target_critic'], TAU)
+    return losses
+
+
+@pytest.mark.parametrize('bounds', [None, (np.array([-2.0]), np.array([2.0]))],
+                         ids=["the deck's linear actor", 'a tanh actor'])
+@pytest.mark.parametrize('clip', [None, 0.5], ids=['unclipped', 'clipped'])
+def test_the_batched_update_is_the_decks_train_model_seed_by_seed(bounds, clip):
+    seeds = [make_seed(s, bounds) for s in range(3)]
+    reference = [make_seed(s, bounds) for s in range(3)]
+    nets = SeedNets(seeds)
+    for step in range(20):  # Adam's state and the soft update are part of the comparison
+        mini_batch = batches(step, 3)
+        losses = nets.train_model(mini_batch, GAMMA, clip, clip)
+        nets.soft_target_update(TAU)
+        for i, seed in enumerate(reference):
+            deck_losses = deck_update(seed, tuple(x[i] for x in mini_batch), clip)
+            for mine, theirs in zip(losses[i], deck_losses):
+                assert abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
+    for seed, ref in zip(seeds, reference):  # the seed's own modules hold the result
+        for name in NETS:
+            for mine, theirs in zip(seed.nets[name].parameters(), ref.nets[name].parameters()):
+                torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
+        assert seed.optimizers['critic_optimizer'].state_dict()['state'][0]['step'] == 20
+
+
+def test_a_seed_that_does_not_update_yet_stays_as_it_was_and_the_others_do_not_notice():
+    # After resuming, a seed may still lack a batch while the others update.
+    seeds, all_update = [make_seed(s) for s in range(3)], [make_seed(s) for s in range(3)]
+    nets, reference = SeedNets(seeds), SeedNets(all_update)
+    nets.train_model(batches(0, 3), GAMMA)
+    reference.train_model(batches(0, 3), GAMMA)
+    before = {name: [p.clone() for p in seeds[1].nets[name].parameters()] for name in NETS}
+    nets.train_model(batches(1, 3), GAMMA, updating=[True, False, True])
+    reference.train_model(batches(1, 3), GAMMA)
+    for name in ('actor', 'critic'):
+        assert all(torch.equal(p, q) for p, q in zip(seeds[1].nets[name].parameters(),
+                                                      before[name]))
+        assert seeds[1].optimizers[name + '_optimizer'].state_dict()['state'][0]['step'] == 1
+        for i in (0, 2):
+            assert all(torch.equal(p, q) for p, q in zip(seeds[i].nets[name].parameters(),
+                                                          all_update[i].nets[name].parameters()))
+
+
+def test_a_seeds_checkpoint_holds_its_own_slice_only():
+    # The seed's tensors are views of the stacks; its checkpoint must not carry them all.
+    seeds = [make_seed(s) for s in range(4)]
+    SeedNets(seeds).train_model(batches(0, 4), GAMMA)
+    noise = types.SimpleNamespace(rng=np.random.RandomState(0), X=np.zeros(1))
+    env = types.SimpleNamespace(unwrapped=types.SimpleNamespace(np_random=np.random.default_rng()),
+                                action_space=types.SimpleNamespace(np_random=np.random.default_rng()))
+    buffer = types.SimpleNamespace(state_dict=lambda: {})
+    state = capture(seeds[2].nets, seeds[2].optimizers, buffer, noise, env, np.random.default_rng())
+    tensors = [t for name in NETS for t in state[name].values()]
+    tensors += [t for name in ('actor_optimizer', 'critic_optimizer')
+                for s in state[name]['state'].values() for t in s.values()]
+    assert all(t.untyped_storage().nbytes() == t.numel() * t.element_size() for t in tensors)
+    assert torch.equal(state['critic']['fc2.weight'], seeds[2].nets['critic'].fc2.weight)
+
+
+def quiet(function, *args):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return function(*args)
+
+
+def batch_run(tmp_path, seeds, *flags, tag='batch'):
+    where = ['--save_path', tmp_path / tag, '--logdir', tmp_path / (tag + '_logs')]
+    return quiet(train_seeds.main, ['--seeds', seeds, *map(str, flags), *map(str, where)])
+
+
+def seed_state(results, seed):
+    return load(next(r['checkpoint'] for r in results if r['seed'] == seed))
+
+
+def same_run(a, b):
+    return a['scores'] == b['scores'] and all(
+        torch.equal(a[name][k], b[name][k]) for name in NETS for k in a[name]) and all(
+        torch.equal(x, y) for x, y in zip(a['critic_optimizer']['state'][3].values(),
+                                          b['critic_optimizer']['state'][3].values()))
+
+
+def test_a_seed_is_the_same_bit_for_bit_whichever_seeds_share_its_batch(tmp_path):
+    alone = seed_state(batch_run(tmp_path, '500', '--max_iter_num', 3, tag='a'), 500)
+    for seeds in ('500,501', '502,500,503'):
+        others = seed_state(batch_run(tmp_path, seeds, '--max_iter_num', 3, tag=seeds), 500)
+        assert same_run(alone, others), seeds
+
+
+def test_a_seed_matches_its_single_train_py_run_to_rounding(tmp_path):
+    # The same algorithm: episode 0 (200 steps, 136 updates) agrees to rounding; the
+    # two then drift apart, as any two float32 orderings of the same sums do.
+    flags = ['--max_iter_num', 1]
+    single = quiet(train.main, [*map(str, flags), '--save_path', str(tmp_path / 's'),
+                                '--logdir', str(tmp_path / 'sl')])
+    single = load(single['checkpoint'])
+    seed = seed_state(batch_run(tmp_path, '500,501', *flags), 500)
+    assert abs(seed['scores'][0] - single['scores'][0]) < 1e-3
+    for name in NETS:
+        for k in seed[name]:
+            torch.testing.assert_close(seed[name][k], single[name][k], atol=1e-4, rtol=0)
+
+
+def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_path):
+    flags = ['--seeds', '500,501', '--max_iter_num', 8, '--log_interval', 1]
+    whole = batch_run(tmp_path, '500,501', '--max_iter_num', 8, tag='whole')
+    where = ['--save_path', tmp_path / 'b', '--logdir', tmp_path / 'b_logs']
+    first = start_script('train_seeds.py', *flags, *where)
+    wait_for(first, 'seed 501 | 3 episode |')
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    assert 'Traceback' not in err and 'stopped by SIGINT' in out
+    batch = re.search(r'resume with: python train_seeds\.py --load_model (\S+)', out).group(1)
+
+    second = run_script('train_seeds.py', '--load_model', batch, '--max_iter_num', 8, *where)
+    assert second.returncode == 0, second.stderr
+    assert '2 seeds: 0 reached the goal' in second.stdout
+    for seed in (500, 501):
+        resumed = load(only_one(tmp_path / 'b' / '*seed{}_*.checkpoint.pth'.format(seed)))
+        assert resumed['episode'] == 8 and same_run(resumed, seed_state(whole, seed))
+        steps, _ = logged(only_one(tmp_path / 'b_logs' / '*seed{}_*'.format(seed)))
+        assert steps == list(range(8))  # one run folder per seed, each episode logged once
+
+
+def only_one(pattern):
+    found = glob.glob(str(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_episodes_of_different_lengths_never_cross_a_boundary(tmp_path):
+    pytest.importorskip('Box2D')
+    results = batch_run(tmp_path, '500-502', '--env_name', 'LunarLanderContinuous-v3',
+                        '--max_iter_num', 4)
+    assert len({r['steps'] for r in results}) == 3  # the landers crash at different times
+    for result in results:
+        memory = result['replay_buffer'].memory[:result['steps']]
+        states, next_states, masks = memory[:, :8], memory[:, 11:-1], memory[:, -1]
+        follows = (next_states[:-1] == states[1:]).all(axis=1)
+        # A transition's next state is the next transition's state, except after a crash.
+        assert np.array_equal(follows, masks[:-1] == 1)
+        assert (masks == 0).sum() == 4
+
+
+def test_a_diverging_seed_stops_alone(tmp_path):
+    result = run_script('train_seeds.py', '--seeds', '500-503', '--actor_lr', 1e5,
+                        '--max_iter_num', 3, '--save_path', tmp_path, '--logdir', tmp_path / 'l')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert errors and all(re.match(r'seed 50[0-3]: error: training diverged in episode 0 '
+                                   r'\(step \d+\): the \w+ loss is', line) for line in errors)
+    survivor = re.search(r'seed (\d+): goal not reached after 3 episodes', result.stdout)
+    assert survivor and len(errors) < 4  # seed 500 survives this learning rate
+    assert glob.glob(str(tmp_path / '*seed{}_*.pth'.format(survivor.group(1))))
+
+
+@pytest.mark.parametrize('flags, fragments', [
+    (['--seed', '7'], ['--seed is not for train_seeds.py', '--seeds']),
+    (['--render'], ['--render is not for train_seeds.py']),
+    (['--deck_update'], ['--deck_update is not for train_seeds.py']),
+    (['--seeds', '9-3'], ['--seeds', 'is not a list of seeds']),
+    (['--seeds', '1,1'], ['names a seed twice']),
+])
+def test_bad_input_gets_one_clear_line(tmp_path, flags, fragments):
+    result = run_script('train_seeds.py', *flags, '--save_path', tmp_path, '--logdir', tmp_path)
+    assert_clean_error(result, *fragments)
+
+
+def test_a_single_runs_checkpoint_is_refused_with_the_command_that_resumes_it(tmp_path):
+    single = quiet(train.main, ['--max_iter_num', '1', '--save_path', str(tmp_path),
+                                '--logdir', str(tmp_path / 'l')])
+    result = run_script('train_seeds.py', '--load_model', single['checkpoint'],
+                        '--save_path', tmp_path, '--logdir', tmp_path / 'l')
+    assert_clean_error(result, 'the checkpoint of one run', 'python train.py --load_model')
+
+
+def test_each_seed_reaches_the_decks_goal_on_its_own_and_saves_its_actor(tmp_path):
+    # The deck's defaults: each seed stops learning at its own goal while the others
+    # go on (seeds 500-502: 157, 180 and 175 episodes); its actor is <run name>.pth.
+    result = run_script('train_seeds.py', '--seeds', '500-502', '--save_path', tmp_path,
+                        '--logdir', tmp_path / 'logs')
+    assert result.returncode == 0, result.stderr
+    assert '3 seeds: 3 reached the goal' in result.stdout
+    ended = re.findall(r'seed (\d+) has ended: goal reached after (\d+) episodes', result.stdout)
+    assert len(ended) == 2  # the third's line is the summary's
+    episodes = {}
+    for seed in (500, 501, 502):
+        info = json.load(open(only_one(tmp_path / '*seed{}_*.pth.json'.format(seed))))
+        assert info['reached_goal'] and info['score_avg'] > -300 and info['seed'] == seed
+        episodes[seed] = info['episodes']
+        steps, _ = logged(only_one(tmp_path / 'logs' / '*seed{}_*'.format(seed)))
+        assert steps == list(range(info['episodes']))  # it stopped at its goal
+    assert len(set(episodes.values())) == 3 and max(episodes.values()) < 300
+    assert not glob.glob(str(tmp_path / 'model.pth'))
+    batch = load(only_one(tmp_path / '*.seeds.pth'))
+    assert [entry['ended'] for entry in batch['seeds']] == ['goal'] * 3
