@@ -49,6 +49,10 @@ parser.add_argument('--retries', type=int, default=3,
 parser.add_argument('--deck_loop', action='store_true',
                     help="each trial runs the deck's loop as published (benchmarks/deck_ddpg.py, "
                          "with its bugs, no checkpoints) instead of train.py: a baseline")
+parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
+                    help='seeds trained together in one process per trial (train_seeds.py): '
+                         'more seeds per hour per core (docs/studies.md); results.csv keeps '
+                         'one row per seed (default: 1, or the study\'s)')
 parser.add_argument('--score_episodes', type=positive_int, default=100,
                     help="noiseless episodes that score each trial's saved actor")
 
@@ -105,6 +109,11 @@ def open_study(args):
             fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
                  'choose a new --out'.format(out))
         args.deck_loop = study.get('deck_loop', False)
+        stored_k = study.get('seeds_per_trial', 1)
+        if args.seeds_per_trial not in (None, stored_k):
+            fail('{} is a study of {} seed(s) per trial; drop --seeds_per_trial, or choose a '
+                 'new --out'.format(out, stored_k))
+        args.seeds_per_trial = stored_k
         if args.config is None and args.seeds is None:
             return out, configs, study['seeds']
         given = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
@@ -114,11 +123,15 @@ def open_study(args):
                      out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
         return out, configs, study['seeds']
     configs, seeds = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
+    args.seeds_per_trial = args.seeds_per_trial or 1
+    if args.deck_loop and args.seeds_per_trial > 1:
+        fail("--deck_loop runs the deck's own loop, one seed at a time; drop --seeds_per_trial")
     out = out or os.path.join('studies', '{}_{}'.format(
         '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, 'study.json'), {'configs': configs, 'seeds': seeds,
-                                                 'deck_loop': args.deck_loop})
+                                                 'deck_loop': args.deck_loop,
+                                                 'seeds_per_trial': args.seeds_per_trial})
     return out, configs, seeds
 
 
@@ -173,24 +186,27 @@ def run_trials(ray, out, todo, args, total):
     """Run the trials on Ray, one line for each as it finishes. Returns (stopped, failed)."""
     from tqdm import tqdm
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
-    refs = {task.remote(os.path.abspath(out), name, flags, seed, args.score_episodes,
-                        args.deck_loop): (name, seed) for name, flags, seed in todo}
-    bar = tqdm(total=total, initial=total - len(todo), unit='trial', file=sys.stdout,
-               dynamic_ncols=True, disable=not sys.stdout.isatty())
+    refs = {task.remote(os.path.abspath(out), name, flags, seeds, args.score_episodes,
+                        args.deck_loop, args.seeds_per_trial > 1): (name, seeds)
+            for name, flags, seeds in todo}
+    bar = tqdm(total=total, initial=total - sum(len(seeds) for _, _, seeds in todo),
+               unit='trial', file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty())
     say = print if bar.disable else bar.write
     pending, failed = list(refs), []
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            name, seed = refs[ready[0]]
+            name, seeds = refs[ready[0]]
             try:
-                row = ray.get(ready[0])
+                rows = ray.get(ready[0])
             except ray.exceptions.RayError as e:
-                failed.append((name, seed))
-                say('{} seed {}: failed: {}'.format(name, seed, str(e).strip().split('\n')[-1]))
+                failed.append((name, seeds))
+                say('{} seed {}: failed: {}'.format(name, seeds_text(seeds),
+                                                   str(e).strip().split('\n')[-1]))
                 continue
-            bar.update()
-            say(trial_line(row))
+            for row in rows if isinstance(rows, list) else []:  # not {'stopped': True}
+                bar.update()
+                say(trial_line(row))
     except KeyboardInterrupt:
         bar.close()
         stop(ray, pending)
@@ -254,9 +270,13 @@ def main(argv=None):
         check_address(args.address)
     out, configs, seeds = open_study(args)
     trials = [(name, flags, seed) for name, flags in configs for seed in seeds]
-    todo = [(name, flags, seed) for name, flags, seed in trials if not finished(out, name, seed)]
-    print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run'.format(
-        out, len(configs), len(seeds), len(todo), len(trials)), flush=True)
+    k = args.seeds_per_trial  # seeds trained together, in one process (train_seeds.py)
+    todo = [(name, flags, group) for name, flags in configs
+            for group in (seeds[i:i + k] for i in range(0, len(seeds), k))
+            if not all(finished(out, name, seed) for seed in group)]
+    print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run{}'.format(
+        out, len(configs), len(seeds), sum(len(group) for _, _, group in todo), len(trials),
+        ', {} seeds together in each process'.format(k) if k > 1 else ''), flush=True)
     stopped, failed = False, []
     if todo:
         start_ray(ray, args)

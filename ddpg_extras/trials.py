@@ -14,6 +14,8 @@ import sys
 
 from ddpg_extras.files import atomic_write, read_json, write_json
 
+KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
+        'run_dir', 'error')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
            'score_avg', 'actor_score', 'actor_score_std', 'node', 'node_ip', 'attempts',
@@ -24,33 +26,58 @@ def trial_dir(out, config, seed):
     return os.path.join(out, 'trials', config, 'seed{}'.format(seed))
 
 
-def run_trial(out, config, flags, seed, score_episodes=100, deck_loop=False):
-    """Train (or go on training) one configuration with one seed; returns its row of
-    results.csv, also written to the trial's result.json. A stop (Ctrl-C reaching the
-    worker, SIGTERM) returns {'stopped': True} after train.py saved its checkpoint."""
-    folder = trial_dir(out, config, seed)
+def group_dir(out, config, seeds, together):
+    """Where a trial trains: the seed's folder, or one folder for seeds trained together."""
+    if not together:
+        return trial_dir(out, config, seeds[0])
+    return os.path.join(out, 'trials', config, 'seeds{}'.format('-'.join(map(str, seeds))))
+
+
+def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, together=False):
+    """Train (or go on training) one configuration with one seed (train.py) or, together,
+    with seeds (train_seeds.py); returns their rows of results.csv, each also
+    written to its seed's result.json. A stop (Ctrl-C reaching the worker, SIGTERM)
+    returns {'stopped': True} after the training saved its checkpoints."""
+    folder = group_dir(out, config, seeds, together)
     os.makedirs(folder, exist_ok=True)
     attempts = count_attempt(folder)
     trained_path = os.path.join(folder, 'trained.json')
     if not os.path.exists(trained_path):  # else an attempt was killed while scoring
-        trained = train_run(folder, flags, seed, deck_loop)
+        trained = train_run(folder, flags, seeds, deck_loop, together)
         if trained is None:
             return {'stopped': True}
         write_json(trained_path, trained)
-    trained = read_json(trained_path)
+    trained_seeds = read_json(trained_path)
+    if isinstance(trained_seeds, dict):  # written by an earlier version, for one seed
+        trained_seeds = [trained_seeds]
+    rows = []
+    for seed, trained in zip(seeds, trained_seeds):
+        row = seed_row(out, config, flags, seed, trained, attempts, score_episodes)
+        if row is None:
+            return {'stopped': True}
+        rows.append(row)
+    return rows
+
+
+def seed_row(out, config, flags, seed, trained, attempts, score_episodes):
+    """One seed's row, its saved actor scored (None if a signal stopped the scoring)."""
+    path = os.path.join(trial_dir(out, config, seed), 'result.json')
+    if os.path.exists(path):  # scored by an attempt killed before the others were
+        return read_json(path)
     actor_score = actor_score_std = None
     if trained.get('model'):  # none from a run that diverged, nor from the deck's short of its goal
         try:
             actor_score, actor_score_std = score_actor(trained['model'], score_episodes)
         except SystemExit:  # test.py stopped by the signal: score it next time
-            return {'stopped': True}
+            return None
     node, node_ip = where()
     row = dict(trained, config=config, flags=' '.join(flags), seed=seed, node=node,
                node_ip=node_ip, attempts=attempts, actor_score=actor_score,
                actor_score_std=actor_score_std)
     for key in ('run_dir', 'model'):  # within the study folder, which may move
         row[key] = row.get(key) and os.path.relpath(row[key], out)
-    write_json(os.path.join(folder, 'result.json'), row)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_json(path, row)
     return row
 
 
@@ -65,20 +92,23 @@ def count_attempt(folder):
     return len(lines)
 
 
-def train_run(folder, flags, seed, deck_loop=False):
-    """train.main in this process (or, with deck_loop, the deck's loop as published:
-    benchmarks/deck_ddpg.py), its output in the trial's train.log: a dict of what it
-    reached, or None if it was stopped."""
+def train_run(folder, flags, seeds, deck_loop=False, together=False):
+    """train.main in this process (train_seeds.main for seeds together; with deck_loop,
+    the deck's loop as published: benchmarks/deck_ddpg.py), its output in the trial's
+    train.log: a list of what each seed reached, or None if it was stopped."""
     if deck_loop:
         sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
         from deck_ddpg import study_main as train_main
+    elif together:
+        from train_seeds import main as train_main
     else:
         from train import main as train_main
     save_path, logdir = os.path.join(folder, 'save_model'), os.path.join(folder, 'logs')
     # one thread per trial, whatever the default (trials fill the cores instead)
-    argv = [*flags, '--seed', str(seed), '--save_path', save_path, '--logdir', logdir,
-            '--threads', '1']
-    checkpoints = glob.glob(os.path.join(save_path, '*.checkpoint.pth'))
+    argv = [*flags, '--seeds' if together else '--seed', ','.join(map(str, seeds)),
+            '--save_path', save_path, '--logdir', logdir, '--threads', '1']
+    checkpoints = glob.glob(os.path.join(save_path, '*.seeds.pth' if together
+                                         else '*.checkpoint.pth'))
     if checkpoints:  # an earlier attempt was killed, or the study stopped: go on from there
         argv += ['--load_model', checkpoints[0]]
     else:  # an attempt killed before its first checkpoint leaves only a partial log
@@ -86,17 +116,17 @@ def train_run(folder, flags, seed, deck_loop=False):
     with open(os.path.join(folder, 'train.log'), 'a') as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
-            result = train_main(argv)
+            results = train_main(argv)
         except KeyboardInterrupt:  # stopped before train.py caught the signal itself
             return None
         except SystemExit as e:  # a stop (130, 143), a divergence, a failed save (1)
             if e.code in (130, 143):
                 return None
             error = e.code if isinstance(e.code, str) else (
-                'train.py exited with status {}; see its train.log'.format(e.code))
-            return {'reached_goal': False, 'error': error, 'model': None}
-    return {key: result[key] for key in ('env_name', 'reached_goal', 'episodes', 'steps',
-                                         'seconds', 'score_avg', 'model', 'run_dir')}
+                'training exited with status {}; see its train.log'.format(e.code))
+            return [{'reached_goal': False, 'error': error, 'model': None}] * len(seeds)
+    return [{key: result.get(key) for key in KEPT} for result in
+            (results if together else [results])]
 
 
 def score_actor(model, episodes):

@@ -102,6 +102,30 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert results(out)[:4] == rows
 
 
+def test_seeds_per_trial_trains_seeds_together_with_one_row_each(tmp_path):
+    out = tmp_path / 'study'
+    result = run_script('study.py', '--config', 'a=--max_iter_num 3', '--seeds', '500-502',
+                        '--seeds_per_trial', 2, '--out', out, *SHORT)
+    assert result.returncode == 0, result.stderr
+    assert '3 of 3 trials to run, 2 seeds together in each process' in result.stdout
+    rows = results(out)
+    assert [(r['seed'], r['episodes'], r['steps']) for r in rows] == [
+        ('500', '3', '600'), ('501', '3', '600'), ('502', '3', '600')]
+    assert sorted(os.listdir(out / 'trials' / 'a')) == [
+        'seed500', 'seed501', 'seed502', 'seeds500-501', 'seeds502']
+    # Each row is its seed's run in train_seeds.py, whichever seeds shared the process.
+    import train_seeds
+    alone = train_seeds.main(['--seeds', '502,500', '--max_iter_num', '3', '--save_path',
+                              str(tmp_path / 'alone'), '--logdir', str(tmp_path / 'logs')])
+    for row, seed in zip(rows, (500, 501, 502)):
+        if seed != 501:
+            mine = next(r for r in alone if r['seed'] == seed)
+            assert float(row['score_avg']) == mine['score_avg']
+        assert float(row['actor_score']) < 0 and row['run_dir'].startswith('trials/a/seeds')
+    again = run_script('study.py', '--out', out, '--seeds_per_trial', 3, *SHORT)
+    assert_clean_error(again, 'a study of 2 seed(s) per trial', '--seeds_per_trial')
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

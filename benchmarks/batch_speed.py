@@ -1,0 +1,107 @@
+"""bench.py batch: K seeds in one process (train_seeds.py) against the same K seeds as
+single train.py runs one after another, and where the batched step's time goes."""
+import contextlib
+import io
+import statistics
+import tempfile
+import time
+import types
+
+import numpy as np
+import torch
+
+import train
+import train_seeds
+from ddpg_extras.batched import SeedNets, sample_batches
+from model import Actor, Critic
+from utils import ReplayBuffer
+
+
+def timed_main(main, argv):
+    """main(argv) quietly in this process: (its result, seconds)."""
+    folder = tempfile.mkdtemp(prefix='bench_batch_')
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = main([*argv, '--save_path', folder, '--logdir', folder])
+    return result, time.perf_counter() - start
+
+
+def batch(args):
+    """Aggregate env steps per second for each K, medians of --repeats rounds; each
+    round runs the largest K's seeds singly (K single runs are the first K of them),
+    then each K together."""
+    sizes = [int(k) for k in args.batch_sizes.split(',')]
+    flags = ['--max_iter_num', str(args.batch_episodes), '--goal_score', 'inf',
+             '--device', args.device]
+    timed_main(train_seeds.main, ['--seeds', str(args.seed), '--max_iter_num', '1'])  # warm up
+    singles, together = [], {k: [] for k in sizes}
+    for repeat in range(args.repeats):
+        singles.append([timed_main(train.main, ['--seed', str(args.seed + i), *flags])
+                        for i in range(max(sizes))])
+        for k in sizes:
+            results, seconds = timed_main(train_seeds.main, [
+                '--seeds', '{}-{}'.format(args.seed, args.seed + k - 1), *flags])
+            together[k].append(sum(r['steps'] for r in results) / seconds)
+        print('  round {}: single runs {:.0f} steps/s; {}'.format(
+            repeat + 1, rate(singles[-1]), ', '.join('K={} {:.0f}'.format(k, together[k][-1])
+                                                    for k in sizes)), flush=True)
+    costs = update_costs(sizes, args.device)
+    print('\n{} episodes of Pendulum per seed, --device {}, one thread; medians of {} rounds:'
+          .format(args.batch_episodes, args.device, args.repeats))
+    print('| K | K seeds together, steps/s | K single runs, steps/s | speed-up | per step of '
+          'all K seeds: update, sampling, the rest (us) |')
+    print('|---|---|---|---|---|')
+    for k in sizes:
+        alone = statistics.median(rate(runs[:k]) for runs in singles)
+        mine = statistics.median(together[k])
+        update, sampling = costs[k]
+        print('| {} | {:.0f} | {:.0f} | {:.2f}x | {:.0f}, {:.0f}, {:.0f} |'.format(
+            k, mine, alone, mine / alone, update, sampling, k * 1e6 / mine - update - sampling))
+
+
+def rate(runs):
+    """Steps per second of runs made one after another."""
+    return sum(r['steps'] for r, _ in runs) / sum(seconds for _, seconds in runs)
+
+
+def update_costs(sizes, device, hidden=64):
+    """Per K: microseconds of one batched update with its soft update, and of drawing
+    the K mini-batches, each timed alone (full buffers, batch 64)."""
+    return {k: update_cost(k, device, hidden) for k in sizes}
+
+
+def update_cost(k, device, hidden):
+    seeds = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        nets = {'actor': Actor(3, 1, hidden), 'target_actor': Actor(3, 1, hidden),
+                'critic': Critic(3, 1, hidden), 'target_critic': Critic(3, 1, hidden)}
+        for net in nets.values():
+            net.to(device)
+        seeds.append(types.SimpleNamespace(nets=nets, optimizers={
+            name + '_optimizer': torch.optim.Adam(nets[name].parameters(), lr=1e-3, fused=True)
+            for name in ('actor', 'critic')}))
+    nets = SeedNets(seeds)
+    buffers = [ReplayBuffer(10000, 3, 1, seed, device) for seed in range(k)]
+    for buffer in buffers:
+        buffer.memory[:] = np.random.default_rng(0).standard_normal(buffer.memory.shape)
+        buffer.size = 10000
+    mini_batch = sample_batches(buffers, 64)
+
+    def update():
+        nets.train_model(mini_batch, 0.99)
+        nets.soft_target_update(0.001)
+    return per_call(update), per_call(lambda: sample_batches(buffers, 64))
+
+
+def per_call(fn, n=300):
+    """Median microseconds per call over 5 rounds of n calls."""
+    for _ in range(n // 10):
+        fn()
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        rounds.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(rounds)
