@@ -105,3 +105,22 @@ def per_call(fn, n=300):
             fn()
         rounds.append((time.perf_counter() - start) / n * 1e6)
     return statistics.median(rounds)
+
+
+def drift(args):
+    """How close each seed in a batch stays to its single train.py run: per seed, the
+    episodes' score differences, and the first episode where they differ by more
+    than 1 (updates begin at step 65; episode e ends after 200 (e + 1) - 64)."""
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    flags = ['--max_iter_num', str(args.batch_episodes), '--goal_score', 'inf']
+    together, _ = timed_main(train_seeds.main, ['--seeds', '{}-{}'.format(
+        seeds[0], seeds[-1]), *flags])
+    print('| seed | episode 0: score difference | episodes 0-4: largest difference | first '
+          'episode apart by more than 1 |')
+    print('|---|---|---|---|')
+    for result in together:
+        single, _ = timed_main(train.main, ['--seed', str(result['seed']), *flags])
+        differences = [abs(a - b) for a, b in zip(result['scores'], single['scores'])]
+        apart = next((e for e, d in enumerate(differences) if d > 1), None)
+        print('| {} | {:.1e} | {:.1e} | {} |'.format(result['seed'], differences[0],
+                                                     max(differences[:5]), apart))

@@ -7,6 +7,7 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
     python benchmarks/bench.py study            # Ray's start-up; trials per hour, 1 and 2 workers
     python benchmarks/bench.py threads          # train.py's wall and CPU time by --threads
     python benchmarks/bench.py batch            # K seeds in one process (train_seeds.py)
+    python benchmarks/bench.py drift            # each seed of a batch against its single run
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -338,12 +339,13 @@ def study_costs(args):
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch'])
+    parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch',
+                                         'drift'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
     parser.add_argument('--repeats', type=int, default=3, help='speed: rounds per contender')
-    parser.add_argument('--seeds', type=int, default=10, help='seeds: how many seeds')
+    parser.add_argument('--seeds', type=int, default=10, help='seeds, drift: how many seeds')
     parser.add_argument('--jobs', type=int, default=2, help='seeds: runs at a time')
     parser.add_argument('--config', action='append', default=[], metavar='NAME=FLAGS',
                         help='a configuration of train.py flags to run beside the defaults, e.g. '
@@ -358,13 +360,13 @@ if __name__ == '__main__':
     parser.add_argument('--batch_sizes', default='1,2,4,8,16', metavar='K,K,...',
                         help='batch: the numbers of seeds to train together')
     parser.add_argument('--batch_episodes', type=int, default=20,
-                        help='batch: episodes per seed')
+                        help='batch, drift: episodes per seed')
     parser.add_argument('--device', default='cpu', help='batch: where the networks train')
     parser.add_argument('--no_deck', action='store_true',
                         help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
     one_thread()
-    if args.mode == 'batch':
-        from batch_speed import batch
-    {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs,
-     'threads': threads, 'batch': batch}[args.mode](args)
+    if args.mode in ('batch', 'drift'):
+        from batch_speed import batch, drift
+    {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs, 'threads': threads,
+     'batch': batch, 'drift': drift}[args.mode](args)

@@ -4,9 +4,12 @@ import pytest
 import torch
 import torch.optim as optim
 from test_train_model import GAMMA, LR, assert_same_weights, fixed_batch, make_nets
+from test_train_seeds import batches, make_seed
 
 import train
+import train_seeds
 from conftest import assert_clean_error, run_script
+from ddpg_extras.batched import SeedNets
 from ddpg_extras.fast_update import adam_step, fast_train_model
 from ddpg_extras.files import load_actor_weights
 from utils import ReplayBuffer
@@ -86,3 +89,23 @@ def test_a_run_on_cuda_saves_an_actor_that_loads_on_the_cpu(tmp_path):
     weights = torch.load(saved, weights_only=True)  # no map_location: as the deck loads
     assert all(t.device.type == 'cpu' for t in weights.values())
     load_actor_weights(str(saved))
+
+
+@cuda
+def test_train_seeds_on_cuda_trains_and_matches_the_cpu_update(tmp_path):
+    results = train_seeds.main(['--seeds', '500-503', '--max_iter_num', '2', '--device', 'cuda',
+                                '--save_path', str(tmp_path), '--logdir', str(tmp_path / 'l')])
+    assert [r['episodes'] for r in results] == [2] * 4
+    on_cpu = [make_seed(s) for s in range(3)]
+    on_gpu = [make_seed(s) for s in range(3)]
+    for seed in on_gpu:
+        for net in seed.nets.values():
+            net.to('cuda')
+    cpu, gpu = SeedNets(on_cpu), SeedNets(on_gpu)
+    for step in range(5):
+        mini_batch = batches(step, 3)
+        cpu.train_model(mini_batch, GAMMA)
+        gpu.train_model(tuple(x.cuda() for x in mini_batch), GAMMA)
+    for a, b in zip(on_cpu, on_gpu):
+        for name in a.nets:
+            assert_same_weights(a.nets[name], b.nets[name].cpu(), atol=1e-5)
