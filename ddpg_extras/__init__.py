@@ -14,4 +14,6 @@ utils.py, train.py and test.py read like the slides:
 - run.py          a training run's plumbing, one line at a time in train.py's loop
 - video.py        test.py's recordings (MP4, GIF)
 - trials.py       one trial of a seed study (study.py), and the study's tables
+- batched.py      many seeds' networks stacked, and the update for all of them at once
+- seeds.py        train_seeds.py's plumbing: each seed a run, the batch's flags and checkpoint
 """

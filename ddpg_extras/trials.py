@@ -30,7 +30,10 @@ def group_dir(out, config, seeds, together):
     """Where a trial trains: the seed's folder, or one folder for seeds trained together."""
     if not together:
         return trial_dir(out, config, seeds[0])
-    return os.path.join(out, 'trials', config, 'seeds{}'.format('-'.join(map(str, seeds))))
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    name = ('{}-{}'.format(seeds[0], seeds[-1]) if contiguous and len(seeds) > 1
+            else '_'.join(map(str, seeds)))
+    return os.path.join(out, 'trials', config, 'seeds' + name)
 
 
 def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, together=False):
