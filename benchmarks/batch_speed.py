@@ -9,6 +9,7 @@ import types
 
 import numpy as np
 import torch
+from bench import per_step
 
 import train
 import train_seeds
@@ -91,20 +92,7 @@ def update_cost(k, device, hidden):
     def update():
         nets.train_model(mini_batch, 0.99)
         nets.soft_target_update(0.001)
-    return per_call(update), per_call(lambda: sample_batches(buffers, 64))
-
-
-def per_call(fn, n=300):
-    """Median microseconds per call over 5 rounds of n calls."""
-    for _ in range(n // 10):
-        fn()
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        rounds.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(rounds)
+    return per_step(update, 300), per_step(lambda: sample_batches(buffers, 64), 300)
 
 
 def drift(args):

@@ -108,3 +108,10 @@ def parse_seeds(text):
     if len(set(seeds)) != len(seeds):
         fail('--seeds {!r} names a seed twice'.format(text))
     return seeds
+
+
+def seeds_name(seeds):
+    """'500-509' for a range of seeds, '500_503_510' otherwise: for file names."""
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return '{}-{}'.format(seeds[0], seeds[-1])
+    return '_'.join(map(str, seeds))

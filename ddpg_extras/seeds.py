@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ddpg_extras.checkpoints import load_model_flag
-from ddpg_extras.checks import check_flags, check_writable, fail, parse_seeds
+from ddpg_extras.checks import check_flags, check_writable, fail, parse_seeds, seeds_name
 from ddpg_extras.environments import make_env
 from ddpg_extras.files import is_checkpoint, load_model_file, model_path, save_torch, saved
 from ddpg_extras.progress import Progress
@@ -47,9 +47,9 @@ class SeedRun(Run):
         return self.run_name + '.pth'
 
     def end(self):
-        """The seed leaves the batch: after a divergence, one line and nothing new saved;
-        after Ctrl-C, its checkpoint as of the start of its episode; else its actor and
-        its checkpoint. Keeps the seed's result and prints one line."""
+        """The seed leaves the batch: after a divergence, its one line and nothing new
+        saved; after Ctrl-C, its checkpoint as of the start of its episode; else its
+        actor and its checkpoint. Keeps the seed's result for summary() and the study."""
         seed, episode, steps = self.args.seed, self.episode, self.steps
         self.result = {'seed': seed, 'env_name': self.env_name, 'reached_goal': False,
                        'episodes': episode, 'steps': steps, 'score_avg': None, 'model': None,
@@ -163,9 +163,13 @@ class Batch:
     def __enter__(self):
         args, runs = self.args, self.runs
         if self.path is None:
-            name = '{}_seeds{}-{}_{}'.format(runs[0].env_name, runs[0].args.seed,
-                                             runs[-1].args.seed, time.strftime('%Y%m%d-%H%M%S'))
-            self.path = os.path.join(args.save_path, name + '.seeds.pth')
+            name = '{}_seeds{}_{}'.format(runs[0].env_name,
+                                          seeds_name([run.args.seed for run in runs]),
+                                          time.strftime('%Y%m%d-%H%M%S'))
+            self.path, n = os.path.join(args.save_path, name + '.seeds.pth'), 1
+            while os.path.exists(self.path):  # another batch of these seeds this second
+                n += 1
+                self.path = os.path.join(args.save_path, '{}_{}.seeds.pth'.format(name, n))
         self.save()
         self.progress = Progress(args.max_iter_num * len(runs),
                                  sum(run.start_episode for run in runs), self.total_steps())
@@ -261,6 +265,10 @@ class Batch:
                 len(results), sum(bool(r['reached_goal']) for r in results)))
         for run in self.all_runs:
             print('seed {}: {}'.format(run.args.seed, run.summary()))
+        done_before = sorted(set(self.entries) - {run.args.seed for run in self.all_runs})
+        for seed in done_before:  # (a resumed batch: they ended in an earlier session)
+            print('seed {}: ended before this session ({})'.format(
+                seed, self.entries[seed]['ended']))
         print("the batch's checkpoint: {}".format(self.path))
         if self.signals.received:
             print('resume with: python train_seeds.py --load_model {}'.format(self.path))

@@ -12,6 +12,7 @@ import shutil
 import statistics
 import sys
 
+from ddpg_extras.checks import seeds_name
 from ddpg_extras.files import atomic_write, read_json, write_json
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
@@ -30,10 +31,7 @@ def group_dir(out, config, seeds, together):
     """Where a trial trains: the seed's folder, or one folder for seeds trained together."""
     if not together:
         return trial_dir(out, config, seeds[0])
-    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
-    name = ('{}-{}'.format(seeds[0], seeds[-1]) if contiguous and len(seeds) > 1
-            else '_'.join(map(str, seeds)))
-    return os.path.join(out, 'trials', config, 'seeds' + name)
+    return os.path.join(out, 'trials', config, 'seeds' + seeds_name(seeds))
 
 
 def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, together=False):
