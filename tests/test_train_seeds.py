@@ -133,8 +133,10 @@ def same_run(a, b):
 
 
 def test_a_seed_is_the_same_bit_for_bit_whichever_seeds_share_its_batch(tmp_path):
+    # Alone, with one seed, with two, and ninth of ten (where a stacked Adam step once
+    # rounded the critic's last bias differently, from the 14th update on).
     alone = seed_state(batch_run(tmp_path, '500', '--max_iter_num', 3, tag='a'), 500)
-    for seeds in ('500,501', '502,500,503'):
+    for seeds in ('500,501', '502,500,503', '501-508,500,509'):
         others = seed_state(batch_run(tmp_path, seeds, '--max_iter_num', 3, tag=seeds), 500)
         assert same_run(alone, others), seeds
 
