@@ -23,6 +23,9 @@ from ddpg_extras.signals import StopSignals
 
 # What marks train_seeds.py's checkpoint of a batch (and the version of its layout).
 SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
+# What the batch's checkpoint keeps of a seed that has ended, for a resumed batch's end.
+RESULT_KEYS = ('seed', 'env_name', 'reached_goal', 'episodes', 'steps', 'score_avg', 'model',
+               'run_dir', 'checkpoint', 'error', 'seconds', 'stopped', 'save_failed')
 UNSET = object()
 
 
@@ -74,21 +77,22 @@ class SeedRun(Run):
             print('seed {}: the previous {} is kept as {}'.format(
                 seed, os.path.basename(result['model']), kept))
 
-    def summary(self):
-        """The seed's line at the end: episodes, steps, average, and its actor."""
-        r = self.result
-        if r['error'] or r['stopped']:
-            return ('diverged in episode {}'.format(r['episodes']) if r['error'] else
-                    'stopped; its checkpoint holds {} episodes ({} steps)'.format(
-                        r['episodes'], r['steps']))
-        return '{} after {} episodes ({} steps): the last {} episodes average {:.2f}; actor {}'\
-            .format('goal reached' if r['reached_goal'] else 'goal not reached', r['episodes'],
-                    r['steps'], len(self.recent_rewards), r['score_avg'], r['model'])
-
     def close(self):
         for thing in (self.writer, self.env, self.eval_env):
             if thing is not None:
                 thing.close()
+
+
+def summary(result):
+    """A seed's line at the end: episodes, steps, average, and its actor."""
+    r = result
+    if r['error'] or r['stopped']:
+        return ('diverged in episode {}'.format(r['episodes']) if r['error'] else
+                'stopped; its checkpoint holds {} episodes ({} steps)'.format(
+                    r['episodes'], r['steps']))
+    return '{} after {} episodes ({} steps): the last {} episodes average {:.2f}; actor {}'.format(
+        'goal reached' if r['reached_goal'] else 'goal not reached', r['episodes'], r['steps'],
+        min(100, r['episodes']), r['score_avg'], r['model'])
 
 
 class Batch:
@@ -208,7 +212,7 @@ class Batch:
             run.close()
             self.entries[run.args.seed] = self.entry(run)
             if len(leaving) < len(self.runs):  # (the last ones are in the summary only)
-                self.print('seed {} has ended: {}'.format(run.args.seed, run.summary()))
+                self.print('seed {} has ended: {}'.format(run.args.seed, summary(run.result)))
         if leaving:
             keep = [i for i, run in enumerate(self.runs) if run not in leaving]
             self.runs = [self.runs[i] for i in keep]
@@ -230,13 +234,13 @@ class Batch:
 
     def entry(self, run):
         """The seed's line in the batch's checkpoint: its checkpoint, and why it ended."""
-        result = run.result or {}
+        result = run.result and {key: run.result.get(key) for key in RESULT_KEYS}
         ended = None
         if result:
             ended = ('diverged' if result['error'] else 'stopped' if result['stopped'] else
                      'goal' if result['reached_goal'] else 'episodes')
         return {'seed': run.args.seed, 'checkpoint': os.path.basename(run.checkpoint_path),
-                'ended': ended}
+                'ended': ended, 'result': result}
 
     def save(self):
         """The batch's checkpoint: which seeds, where each one's checkpoint is, and
@@ -244,7 +248,7 @@ class Batch:
         for run in self.all_runs:
             self.entries.setdefault(run.args.seed, self.entry(run))
         state = {'format': SEEDS_CHECKPOINT, 'args': dict(vars(self.args), seed=None),
-                 'seeds': sorted(self.entries.values(), key=lambda entry: entry['seed'])}
+                 'seeds': list(self.entries.values())}
         return saved('the batch checkpoint', self.path, lambda: save_torch(state, self.path))
 
     def episode_logged(self, score_avg):
@@ -255,20 +259,19 @@ class Batch:
 
     def finish(self):
         """After every seed has ended: one line per seed; after Ctrl-C, the command that
-        resumes them all, and exit 130 (143 for SIGTERM)."""
-        results = [run.result for run in self.all_runs]
+        resumes them all, and exit 130 (143 for SIGTERM). Returns every seed's result,
+        those that ended before a resumed session included."""
+        for run in self.all_runs:
+            self.entries[run.args.seed]['result'] = run.result
+        results = [entry['result'] for entry in self.entries.values()]
         if self.signals.received:
             print('stopped by {}: each seed saved its run up to the start of its episode, '
                   'which runs again when it resumes'.format(self.signals.name))
         else:
             print('{} seeds: {} reached the goal'.format(
                 len(results), sum(bool(r['reached_goal']) for r in results)))
-        for run in self.all_runs:
-            print('seed {}: {}'.format(run.args.seed, run.summary()))
-        done_before = sorted(set(self.entries) - {run.args.seed for run in self.all_runs})
-        for seed in done_before:  # (a resumed batch: they ended in an earlier session)
-            print('seed {}: ended before this session ({})'.format(
-                seed, self.entries[seed]['ended']))
+        for result in results:
+            print('seed {}: {}'.format(result['seed'], summary(result)))
         print("the batch's checkpoint: {}".format(self.path))
         if self.signals.received:
             print('resume with: python train_seeds.py --load_model {}'.format(self.path))

@@ -126,6 +126,8 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False):
             error = e.code if isinstance(e.code, str) else (
                 'training exited with status {}; see its train.log'.format(e.code))
             return [{'reached_goal': False, 'error': error, 'model': None}] * len(seeds)
+    if together:  # every seed's, those that ended before a stop included
+        results = [next(r for r in results if r['seed'] == seed) for seed in seeds]
     return [{key: result.get(key) for key in KEPT} for result in
             (results if together else [results])]
 

@@ -249,3 +249,21 @@ def test_each_seed_reaches_the_decks_goal_on_its_own_and_saves_its_actor(tmp_pat
     assert not glob.glob(str(tmp_path / 'model.pth'))
     batch = load(only_one(tmp_path / '*.seeds.pth'))
     assert [entry['ended'] for entry in batch['seeds']] == ['goal'] * 3
+
+
+def test_a_resumed_batch_reports_the_seeds_that_ended_before_it_stopped(tmp_path):
+    # Seeds 501-503 diverge in episode 0 at this rate, and 500 goes on; a Ctrl-C later,
+    # then --load_model: the resumed batch's results still hold all four seeds.
+    where = ['--save_path', tmp_path, '--logdir', tmp_path / 'logs']
+    first = start_script('train_seeds.py', '--seeds', '500-503', '--actor_lr', 1e5,
+                         '--max_iter_num', 6, '--log_interval', 1, *where)
+    wait_for(first, 'seed 500 | 2 episode |')
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    batch = re.search(r'resume with: python train_seeds\.py --load_model (\S+)', out).group(1)
+    results = quiet(train_seeds.main, ['--load_model', batch, '--max_iter_num', '6',
+                                       *map(str, where)])
+    assert [r['seed'] for r in results] == [500, 501, 502, 503]
+    assert results[0]['episodes'] == 6 and not results[0]['error']
+    assert all(r['error'].startswith('training diverged in episode 0') for r in results[1:])
