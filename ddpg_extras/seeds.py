@@ -204,9 +204,17 @@ class Batch:
         return states
 
     def next_episodes(self, ended, leaving, states, nets):
-        """After a step: the seeds in leaving leave the batch (saving what they must);
-        the others whose episode ended begin their next one. Returns the states of the
-        seeds that are left."""
+        """After a step: the seeds whose episode ended and who stay begin their next
+        one; then the seeds in leaving leave the batch (saving what they must). Returns
+        the states of the seeds that are left."""
+        starting = [run for run in ended if run not in leaving]
+        for run in starting:
+            run.episode += 1
+        if starting:  # first, while the vector env still holds every seed's last state
+            new_states = self.begin_episodes(starting)
+            for i, run in enumerate(self.runs):
+                if run in starting:
+                    states[i] = new_states[i]
         for run in leaving:
             run.end()
             run.close()
@@ -218,18 +226,10 @@ class Batch:
             self.runs = [self.runs[i] for i in keep]
             states = states[keep]
             self.save()
-            if self.runs:
+            if self.runs:  # a new vector env of the rest; its next call is a step
                 nets.stack(self.runs)
                 self.envs = [self.envs[i] for i in keep]
                 self.vector = vectorize(self.envs)
-        starting = [run for run in ended if run not in leaving]
-        for run in starting:
-            run.episode += 1
-        if starting:
-            new_states = self.begin_episodes(starting)
-            for i, run in enumerate(self.runs):
-                if run in starting:
-                    states[i] = new_states[i]
         return states
 
     def entry(self, run):
