@@ -200,7 +200,8 @@ def test_episodes_of_different_lengths_never_cross_a_boundary(tmp_path):
         assert (masks == 0).sum() == 3
         ends.append(list(np.flatnonzero(masks == 0) + 1))  # the steps that ended episodes
     lander, leaver, next_one = ends
-    assert leaver[-1] in next_one[:-1] and leaver[-1] < lander[-1]  # the case above
+    assert leaver[-1] in next_one[:-1] and leaver[-1] not in lander  # the case above
+    assert leaver[-1] < lander[-1]
 
 
 def test_a_diverging_seed_stops_alone(tmp_path):
