@@ -117,14 +117,15 @@ class Batch:
         check_writable(args.logdir, '--logdir')
         self.signals, self.path, self.entries = StopSignals(), None, {}
         self.envs = self.vector = self.progress = None
-        seeds = parse_seeds(args.seeds) if getattr(args, 'seeds', None) else None
-        self.runs = (self.load(parser, argv, seeds) if args.load_model else
-                     [SeedRun(self, seed) for seed in seeds or range(500, 510)])
+        given = parse_seeds(args.seeds) if getattr(args, 'seeds', None) else None
+        seeds = given or list(range(500, 510))  # --seeds' default, 500-509
+        self.runs = (self.load(parser, argv, seeds, given) if args.load_model else
+                     [SeedRun(self, seed) for seed in seeds])
         self.all_runs = list(self.runs)
 
-    def load(self, parser, argv, seeds):
-        """--load_model: a batch's checkpoint resumes its seeds; an actor file
-        warm-starts every seed's actor."""
+    def load(self, parser, argv, seeds, given):
+        """--load_model: a batch's checkpoint resumes its seeds (and given, the seeds on
+        the command line, must be those); an actor file warm-starts every seed's actor."""
         args = self.args
         path = model_path(args.load_model, args.save_path)
         loaded = load_model_file(path)
@@ -132,9 +133,9 @@ class Batch:
             fail('{} is the checkpoint of one run; resume it with: python train.py '
                  '--load_model {}'.format(path, path))
         if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
-            return [SeedRun(self, seed, path, loaded) for seed in seeds or range(500, 510)]
+            return [SeedRun(self, seed, path, loaded) for seed in seeds]
         batch_seeds = [entry['seed'] for entry in loaded['seeds']]
-        if seeds is not None and seeds != batch_seeds:
+        if given is not None and given != batch_seeds:
             fail('{} is a batch of seeds {}; drop --seeds to resume it'.format(
                 path, ','.join(map(str, batch_seeds))))
         self.path, runs = path, []
