@@ -67,6 +67,8 @@ def make_seed(run, env):
 def main(argv=None):
     args = parser.parse_args(argv)
     batch = Batch(parser, args, argv)  # flag checks, --seeds and --load_model, up front
+    if not batch.runs:  # a resumed batch whose seeds had all ended
+        return batch.finish()
     for run, env in zip(batch.runs, batch.make_envs()):  # one environment per seed
         make_seed(run, env)
     nets = SeedNets(batch.runs)  # every seed's networks stacked, for one update for all
@@ -138,5 +140,5 @@ if __name__ == '__main__':
         results = main()
     except KeyboardInterrupt:  # Ctrl-C before training started: there is nothing to save
         raise SystemExit(130) from None
-    if any(result['error'] or result.get('save_failed') for result in results):
+    if any(result['error'] for result in results):
         raise SystemExit(1)  # each has said what went wrong, in its seed's line

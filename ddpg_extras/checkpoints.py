@@ -1,13 +1,13 @@
 """Checkpoints (not in the deck): all a run needs to go on exactly where it stopped,
 and --load_model, which resumes a checkpoint or warm-starts an actor."""
-import argparse
 import copy
+import os
 import random
 
 import numpy as np
 import torch
 
-from ddpg_extras.checks import fail
+from ddpg_extras.checks import fail, given_flags
 from ddpg_extras.files import (
     actor_bounds,
     actor_sizes,
@@ -17,48 +17,80 @@ from ddpg_extras.files import (
     model_path,
 )
 
-# The flags that define a run. A resumed run keeps those of its checkpoint; the
-# others (--max_iter_num, --goal_score, --device, ...) may change when it resumes.
+# The flags that define a run. A resumed run keeps those of its checkpoint, and one given
+# anew with another value is refused. Every other flag (--max_iter_num, --goal_score,
+# --device, ...) is the run's too, unless given anew: then the new value applies.
 RUN_FLAGS = ('env_name', 'seed', 'hidden_size', 'batch_size', 'replay_buffer_size', 'gamma',
              'actor_lr', 'critic_lr', 'theta', 'mu', 'sigma', 'tau', 'gradient_clip_actor',
              'gradient_clip_critic', 'tanh_actor')
+# Never taken from a checkpoint: what to load, and whether to watch (it changes nothing).
+NOT_KEPT = ('load_model', 'render')
 CHECKPOINT_KEYS = ('args', 'run', 'episode', 'steps', 'scores', 'seconds', 'actor', 'critic',
                    'target_actor', 'target_critic', 'actor_optimizer', 'critic_optimizer',
                    'replay_buffer', 'ou_noise', 'rng')
-UNSET = object()
 
 
 def load_model_flag(parser, args, argv):
     """What --load_model names: (path, the loaded file, the checkpoint to resume or
-    None). A checkpoint's flags that define the run are taken into args."""
+    None). A checkpoint's flags are taken into args, but for those given anew."""
     path = model_path(args.load_model, args.save_path)
     loaded = load_model_file(path)
     if not is_checkpoint(loaded):
         return path, loaded, None
-    if not (all(key in loaded for key in CHECKPOINT_KEYS)
-            and all(flag in loaded['args'] for flag in RUN_FLAGS)):
-        fail('{} is an incomplete checkpoint; resume from another one, or point '
-             '--load_model at a saved actor to warm-start from it'.format(path))
-    resume_flags(parser, args, argv, loaded, path)
-    if loaded['episode'] >= args.max_iter_num:
-        fail('{} has run {} episodes, and --max_iter_num is {}; pass a larger '
-             '--max_iter_num to train on'.format(path, loaded['episode'], args.max_iter_num))
+    ended = resume_checkpoint(parser, args, argv, path, loaded)
+    if ended:
+        fail('{} holds a run that has ended: {}; pass a larger --max_iter_num or a higher '
+             '--goal_score to train on (python test.py --load_model {} watches its actor)'
+             .format(path, ended, path))
     return path, loaded, loaded
 
 
+def resume_checkpoint(parser, args, argv, path, loaded):
+    """Check a loaded checkpoint and take its flags into args; returns why its run has
+    ended under them, or None if it trains on."""
+    if not is_whole(loaded):
+        fail('{} is an incomplete checkpoint; resume from another one, or point '
+             '--load_model at a saved actor to warm-start from it'.format(path))
+    resume_flags(parser, args, argv, loaded, path)
+    return run_ended(loaded, args.max_iter_num, args.goal_score)
+
+
+def is_whole(state):
+    """Whether a loaded checkpoint holds everything that resuming it needs."""
+    return (all(key in state for key in CHECKPOINT_KEYS) and isinstance(state['args'], dict)
+            and all(flag in state['args'] for flag in RUN_FLAGS + ('max_iter_num', 'goal_score')))
+
+
+def run_ended(state, max_iter_num, goal_score):
+    """Why the run a checkpoint holds has ended under these flags, as train.py's loop
+    would have ended it, or None if it would train on."""
+    episodes, recent = state['episode'], state['scores'][-100:]
+    if len(recent) == 100 and np.mean(recent) > goal_score:  # train.py's goal test
+        return 'the last 100 of its {} episodes average {:.2f} > --goal_score {:g}'.format(
+            episodes, np.mean(recent), goal_score)
+    if episodes >= max_iter_num:
+        return 'it has run {} episodes, and --max_iter_num is {}'.format(episodes, max_iter_num)
+    return None
+
+
 def resume_flags(parser, args, argv, checkpoint, path):
-    """Take the flags that define the run from its checkpoint. One given on the command
-    line with another value is refused: the run would no longer be the same run."""
-    given = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(RUN_FLAGS, UNSET)))
+    """Take the run's flags from its checkpoint, but for those given on the command line.
+    One that defines the run, given with another value, is refused: the run would no
+    longer be the same run."""
+    given, kept = given_flags(parser, argv), checkpoint['args']
     for flag in RUN_FLAGS:
-        saved, value = checkpoint['args'][flag], getattr(given, flag)
-        if value is not UNSET and value != saved:
+        saved, value = kept[flag], given.get(flag, kept[flag])
+        if value != saved:
             made = ('{} --{}'.format('with' if saved else 'without', flag)
                     if saved is None or isinstance(saved, bool)
                     else 'with --{} {}'.format(flag, saved))
             fail('{} is a run made {}; a resumed run keeps the flags it started with, so drop '
                  '--{}{}'.format(path, made, flag, '' if value is True else ' {}'.format(value)))
-        setattr(args, flag, saved)
+    for flag in vars(args):
+        if flag in kept and flag not in given and flag not in NOT_KEPT:
+            setattr(args, flag, kept[flag])
+    if 'save_path' not in given:  # where the run's checkpoint is now, should it have moved
+        args.save_path = os.path.dirname(path) or '.'
 
 
 def warm_start(actor, path, loaded, args, env_name):

@@ -4,6 +4,7 @@ import argparse
 import math
 import os
 import re
+import sys
 import tempfile
 
 import torch
@@ -11,7 +12,18 @@ import torch
 
 def fail(message):
     """Stop with one line on stderr and exit status 1: a user's mistake gets no traceback."""
+    sys.stdout.flush()  # what the run printed comes first: this line is the last one
     raise SystemExit(f"error: {message}")
+
+
+UNSET = object()
+
+
+def given_flags(parser, argv=None):
+    """{flag: value} of the flags given on the command line (argv), not defaulted."""
+    blank = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([])), UNSET))
+    given = parser.parse_args(argv, blank)
+    return {flag: value for flag, value in vars(given).items() if value is not UNSET}
 
 
 def _number(text, ok, what):
@@ -97,6 +109,9 @@ def check_device(parser, name):
 
 def parse_seeds(text):
     """[500, 501, ...] from '500-509' or '500,503,510-512'."""
+    if not text.strip():  # an unset shell variable, say: not a request for the default
+        fail('--seeds {!r} is empty; give the seeds, e.g. --seeds 500-509 or '
+             '--seeds 500,503,510-512'.format(text))
     seeds = []
     for part in text.split(','):
         found = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)

@@ -42,10 +42,14 @@ def save_actor(actor, path, info):
     """The deck's format, torch.save(actor.state_dict(), path), so the deck's own
     loading code still works; what else a user needs (env, episode, score) goes
     beside it in path + '.json'."""
+    save_weights(actor.state_dict(), path, info)
+
+
+def save_weights(weights, path, info):
+    """save_actor's file from the actor's state_dict (a checkpoint holds one)."""
     # CPU copies of the weights, so an actor trained with --device cuda loads anywhere,
     # with the deck's torch.load as well
-    weights = {k: v.cpu() for k, v in actor.state_dict().items()}
-    save_torch(weights, path)
+    save_torch({k: v.cpu() for k, v in weights.items()}, path)
     write_json(path + ".json", info)
 
 
@@ -60,16 +64,45 @@ def read_json(path):
         return json.load(f)
 
 
-def saved(what, path, save):
-    """save(), or, where it fails (a full disk, a lost folder), one line that says so and
-    False: the old file stays as it was, and the run's state is still in memory."""
-    try:
-        save()
-        return True
-    except OSError as e:
-        print('warning: could not write {} {}: {}'.format(what, path, e.strerror or e),
-              file=sys.stderr, flush=True)
-        return False
+class WriteFailed(SystemExit):
+    """The end of a run that could not write a file: a fault to retry (a full disk), not
+    a result like a divergence. Its message has been printed as the run's last line."""
+
+    def __init__(self, message, status=1):
+        super().__init__(status)
+        self.message = message
+
+
+class Writes:
+    """The saves of a run. A save that fails (a full disk, a lost folder) says so at once
+    in one line, and the run goes on, its state still in memory; the failures are kept
+    for the run's last line."""
+
+    def __init__(self):
+        self.failed = {}  # path: (what, why), the latest failure at each path
+
+    def save(self, what, path, save):
+        """save(), or where it fails, one warning line and False: the old file stays."""
+        try:
+            save()
+            return True
+        except OSError as e:
+            why = e.strerror or str(e)
+            self.failed[path] = (what, why)
+            print('warning: could not write {} {}: {}'.format(what, path, why),
+                  file=sys.stderr, flush=True)
+            return False
+
+    def end(self, on_disk, status=1):
+        """After the run's last save: if any file could not be written, stop with the line
+        that says which, why, and what on disk holds the run."""
+        if self.failed:
+            message = 'error: could not write {}; {}'.format('; nor '.join(
+                '{} {} ({})'.format(what, path, why)
+                for path, (what, why) in self.failed.items()), on_disk)
+            sys.stdout.flush()  # this line is the run's last
+            print(message, file=sys.stderr, flush=True)
+            raise WriteFailed(message, status)
 
 
 def set_aside(path):
@@ -96,17 +129,47 @@ def model_path(load_model, save_path):
 def load_model_file(path):
     """torch.load(path) of an actor file or a checkpoint, with weights_only=True: a
     model file can never run code. Anything wrong gets one line, not a traceback."""
+    try:
+        return read_model_file(path)
+    except ValueError as e:
+        fail(str(e))
+
+
+def read_model_file(path):
+    """load_model_file's load; ValueError, with the line to say, for anything wrong."""
     if not os.path.isfile(path):
-        fail(f"no model file at {path}; train one with `python train.py`, "
-             "or point --load_model at a saved actor or checkpoint")
+        raise ValueError(f"no model file at {path}; train one with `python train.py`, "
+                         "or point --load_model at a saved actor or checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds: UnpicklingError, RuntimeError, KeyError
         if "GLOBAL" in str(e):  # weights_only met a class or function it would have to call
-            fail(f"refused to load {path}: it holds Python objects that would run code "
-                 "when unpickled; only plain weights are accepted")
-        fail(f"cannot read {path}: it is not a PyTorch model file, or it is truncated "
-             f"({type(e).__name__}); point --load_model at a saved actor or checkpoint")
+            raise ValueError(f"refused to load {path}: it holds Python objects that would "
+                             "run code when unpickled; only plain weights are accepted") from None
+        raise ValueError(f"cannot read {path}: it is not a PyTorch model file, or it is "
+                         f"truncated ({type(e).__name__}); point --load_model at a saved "
+                         "actor or checkpoint") from None
+
+
+def read_whole_json(path, valid):
+    """(value, None) where the JSON file at path reads back whole and valid(value) holds;
+    else (None, what is wrong: 'missing', 'empty', 'damaged (...)')."""
+    try:
+        with open(path, 'rb') as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None, 'missing'
+    except OSError as e:
+        return None, 'unreadable ({})'.format(e.strerror or e)
+    if not text.strip():
+        return None, 'empty'
+    try:
+        value = json.loads(text)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        return None, 'damaged ({})'.format(e)
+    if not valid(value):
+        return None, 'damaged (it does not hold what the study writes there)'
+    return value, None
 
 
 def is_checkpoint(state):

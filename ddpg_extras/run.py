@@ -13,7 +13,15 @@ from ddpg_extras.checks import check_flags, check_writable, fail
 from ddpg_extras.environments import has_display, make_env
 from ddpg_extras.evaluation import evaluate
 from ddpg_extras.fast_update import finite
-from ddpg_extras.files import CHECKPOINT, save_actor, save_torch, saved, set_aside
+from ddpg_extras.files import (
+    CHECKPOINT,
+    Writes,
+    read_json,
+    save_actor,
+    save_torch,
+    save_weights,
+    set_aside,
+)
 from ddpg_extras.instruments import Instruments
 from ddpg_extras.progress import Progress
 from ddpg_extras.signals import StopSignals
@@ -39,6 +47,7 @@ class Run:
         check_writable(args.logdir, '--logdir')
         self.signals, self.diverged, self.snapshot = StopSignals(), None, None
         self.writer = self.progress = self.env = self.eval_env = None
+        self.writes = Writes()
 
     def warm_start(self, actor, env):
         """--load_model with an actor file: the new run's actor starts from it."""
@@ -111,8 +120,12 @@ class Run:
                     seconds=time.time() - self.start_time)
 
     def save_checkpoint(self, state):
-        return saved('the checkpoint', self.checkpoint_path,
-                     lambda: save_torch(state, self.checkpoint_path))
+        """Save a checkpoint of the run (False if it could not be written)."""
+        if not self.writes.save('the checkpoint', self.checkpoint_path,
+                                lambda: save_torch(state, self.checkpoint_path)):
+            return False
+        self.last_checkpoint = (self.checkpoint_path, state['episode'])
+        return True
 
     def begin_episode(self, episode, steps):
         """Between two episodes: keep the run in memory (a stop in the next episode
@@ -124,8 +137,7 @@ class Run:
             return True
         if episode > self.start_episode and episode % self.args.checkpoint_interval == 0:
             self.writer.next_file()
-            if self.save_checkpoint(self.snapshot):
-                self.last_checkpoint = (self.checkpoint_path, episode)
+            self.save_checkpoint(self.snapshot)
         return False
 
     def record_action(self, policy):
@@ -199,14 +211,18 @@ class Run:
                   'resumes) to {}'.format(self.snapshot['episode'], self.checkpoint_path))
         if self.last_checkpoint:
             print('resume with: python train.py --load_model {}'.format(self.last_checkpoint[0]))
+        self.writes.end(self.on_disk(), self.signals.exit_status)
         raise SystemExit(self.signals.exit_status)
 
     def save_snapshot(self):
         """Save the run as of the start of its episode (after Ctrl-C)."""
-        if not self.save_checkpoint(self.snapshot):
-            return False
-        self.last_checkpoint = (self.checkpoint_path, self.snapshot['episode'])
-        return True
+        return self.save_checkpoint(self.snapshot)
+
+    def on_disk(self):
+        """What on disk holds the run, for the last line of a run that could not save."""
+        if not self.last_checkpoint:
+            return 'no checkpoint of this run is on disk'
+        return 'the last checkpoint on disk holds episode {1}: {0}'.format(*self.last_checkpoint)
 
     def save_at_end(self, actor, episodes, steps, recent_rewards):
         minutes = (time.time() - self.start_time) / 60
@@ -223,35 +239,24 @@ class Run:
             print('saved the run to {}; train on with: python train.py --load_model {} and a '
                   'larger --max_iter_num or a higher --goal_score'.format(
                       self.checkpoint_path, self.checkpoint_path))
-        if not (actor_saved and run_saved):
-            raise SystemExit(1)  # each failed save has said why, in one line
+        self.writes.end(self.on_disk())  # a failed save: its line is the last
         return result
 
     def actor_file(self, reached_goal):
-        # The deck saved model.pth only at the goal. A run that misses it saves its actor
-        # apart, so no actor that reached the goal is replaced by a worse one.
-        return 'model.pth' if reached_goal else self.run_name + '.pth'
+        return actor_file(reached_goal, self.run_name)
 
     def save_run(self, actor, episodes, steps, recent_rewards):
         """Save the actor and the checkpoint at the end of the run. Returns (the run's
         result, where an older actor file was set aside, actor saved, run saved)."""
-        args = self.args
-        score_avg = np.mean(recent_rewards)
-        reached_goal = bool(len(recent_rewards) == recent_rewards.maxlen
-                            and score_avg > args.goal_score)
         run_saved = self.save_checkpoint(self.checkpoint(episodes, steps))
-        info = {'env_name': self.env_name, 'hidden_size': args.hidden_size,
-                'episodes': episodes, 'steps': steps, 'score_avg': float(score_avg),
-                'goal_score': args.goal_score, 'reached_goal': reached_goal, 'seed': args.seed,
-                'run': self.run_name}
-        save = os.path.join(args.save_path, self.actor_file(reached_goal))
+        info = actor_info(self.args, self.env_name, self.run_name, episodes, steps,
+                          recent_rewards)
+        save = os.path.join(self.args.save_path, self.actor_file(info['reached_goal']))
         kept = set_aside(save)  # an older file of that name is kept, never overwritten
-        actor_saved = saved('the actor', save, lambda: save_actor(actor, save, info))
-        return ({'reached_goal': reached_goal, 'episodes': episodes, 'steps': steps,
-                 'scores': self.scores, 'score_avg': float(score_avg), 'model': save,
-                 'checkpoint': self.checkpoint_path, 'run_dir': self.run_dir,
-                 'seconds': time.time() - self.start_time, 'env_name': self.env_name,
-                 'replay_buffer': self.replay_buffer}, kept, actor_saved, run_saved)
+        actor_saved = self.writes.save('the actor', save, lambda: save_actor(actor, save, info))
+        return (dict(result(info, save, self.checkpoint_path, self.run_dir,
+                            time.time() - self.start_time), scores=self.scores,
+                     replay_buffer=self.replay_buffer), kept, actor_saved, run_saved)
 
     def report(self, reached_goal, episodes, steps, minutes, recent_rewards):
         score_avg, goal = np.mean(recent_rewards), self.args.goal_score
@@ -265,3 +270,50 @@ class Run:
               'average {:.2f}, {}; the final actor is saved apart, so no actor that reached '
               'the goal is replaced'.format(episodes, steps, minutes, len(recent_rewards),
                                              score_avg, why))
+
+
+def actor_file(reached_goal, run_name):
+    # The deck saved model.pth only at the goal. A run that misses it saves its actor
+    # apart, so no actor that reached the goal is replaced by a worse one.
+    return 'model.pth' if reached_goal else run_name + '.pth'
+
+
+def actor_info(args, env_name, run_name, episodes, steps, recent_rewards):
+    """What the .json beside a saved actor says of its run; the goal test is train.py's."""
+    score_avg = float(np.mean(recent_rewards))
+    return {'env_name': env_name, 'hidden_size': args.hidden_size, 'episodes': episodes,
+            'steps': steps, 'score_avg': score_avg, 'goal_score': args.goal_score,
+            'reached_goal': bool(len(recent_rewards) == 100 and score_avg > args.goal_score),
+            'seed': args.seed, 'run': run_name}
+
+
+def result(info, model, checkpoint, run_dir, seconds):
+    """What a run returns at its end (train.main's result)."""
+    return {'reached_goal': info['reached_goal'], 'episodes': info['episodes'],
+            'steps': info['steps'], 'score_avg': info['score_avg'], 'model': model,
+            'checkpoint': checkpoint, 'run_dir': run_dir, 'seconds': seconds,
+            'env_name': info['env_name']}
+
+
+def ended_run(path, state, args, writes, apart=False):
+    """The result of the run whose checkpoint (at path) shows that it has ended, as its
+    end returned it. Where that end was cut short before the actor was saved, the
+    actor is saved now, from the checkpoint, under the name it would have had (apart:
+    <run name>.pth, as train_seeds.py names every seed's)."""
+    info = actor_info(args, state['args']['env_name'], state['run'], state['episode'],
+                      state['steps'], state['scores'][-100:])
+    save = os.path.join(args.save_path, state['run'] + '.pth' if apart else
+                        actor_file(info['reached_goal'], state['run']))
+    try:
+        saved = os.path.exists(save) and read_json(save + '.json') == info
+    except (OSError, ValueError):  # none beside it, or a damaged one
+        saved = False
+    if not saved:
+        kept = set_aside(save)
+        if writes.save('the actor', save, lambda: save_weights(state['actor'], save, info)):
+            print('saved the actor of the ended run {} to {}{}'.format(
+                state['run'], save, '; the previous one is kept as {}'.format(kept)
+                if kept else ''))
+        else:
+            save = None
+    return result(info, save, path, os.path.join(args.logdir, state['run']), state['seconds'])

@@ -13,12 +13,19 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ddpg_extras.checkpoints import load_model_flag
-from ddpg_extras.checks import check_flags, check_writable, fail, parse_seeds, seeds_name
+from ddpg_extras.checkpoints import resume_checkpoint
+from ddpg_extras.checks import (
+    check_flags,
+    check_writable,
+    fail,
+    given_flags,
+    parse_seeds,
+    seeds_name,
+)
 from ddpg_extras.environments import make_env
-from ddpg_extras.files import is_checkpoint, load_model_file, model_path, save_torch, saved
+from ddpg_extras.files import Writes, is_checkpoint, load_model_file, model_path, save_torch
 from ddpg_extras.progress import Progress
-from ddpg_extras.run import Run
+from ddpg_extras.run import Run, ended_run
 from ddpg_extras.signals import StopSignals
 
 # What marks train_seeds.py's checkpoint of a batch (and the version of its layout).
@@ -26,7 +33,6 @@ SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
 # What the batch's checkpoint keeps of a seed that has ended, for a resumed batch's end.
 RESULT_KEYS = ('seed', 'env_name', 'reached_goal', 'episodes', 'steps', 'score_avg', 'model',
                'run_dir', 'checkpoint', 'error', 'seconds', 'stopped', 'save_failed')
-UNSET = object()
 
 
 class SeedRun(Run):
@@ -40,6 +46,7 @@ class SeedRun(Run):
         self.load_path, self.loaded, self.resume = load_path, loaded, resume
         self.diverged = self.snapshot = self.result = None
         self.writer = self.progress = self.env = self.eval_env = None
+        self.writes = Writes()
 
     def open(self, *things):
         super().open(*things)
@@ -92,7 +99,7 @@ def summary(result):
                     r['episodes'], r['steps']))
     return '{} after {} episodes ({} steps): the last {} episodes average {:.2f}; actor {}'.format(
         'goal reached' if r['reached_goal'] else 'goal not reached', r['episodes'], r['steps'],
-        min(100, r['episodes']), r['score_avg'], r['model'])
+        min(100, r['episodes']), r['score_avg'], r['model'] or 'not saved')
 
 
 class Batch:
@@ -102,30 +109,33 @@ class Batch:
         """Check the flags, --seeds and --load_model before anything is made, and say
         what is wrong in one line."""
         self.args = args
-        given = parser.parse_args(argv, argparse.Namespace(seed=UNSET, render=UNSET,
-                                                           deck_update=UNSET))
+        given = given_flags(parser, argv)
         for flag, why in (('seed', 'the seeds come from --seeds'),
                           ('render', 'K windows would not help; watch a seed\'s actor with '
                                      'test.py afterwards'),
                           ('deck_update', "the batch has its own update, tested against "
                                           "train.py's train_model; use train.py for it")):
-            if getattr(given, flag) is not UNSET:
+            if flag in given:
                 fail('--{} is not for train_seeds.py: {}'.format(flag, why))
-        self.device = check_flags(parser, args)
+        self.signals, self.path, self.entries = StopSignals(), None, {}
+        self.envs = self.vector = self.progress = None
+        self.writes = Writes()
+        given = parse_seeds(args.seeds) if 'seeds' in given else None  # '' is refused
+        seeds = given or list(range(500, 510))  # --seeds' default, 500-509
+        loads = (self.load(parser, argv, seeds, given) if args.load_model else
+                 [(seed, None, None, None) for seed in seeds])
+        self.device = check_flags(parser, args)  # the flags as resumed, if resumed
         torch.set_num_threads(args.threads or 1)  # as train.py (docs/speed.md, "Threads")
         check_writable(args.save_path, '--save_path')
         check_writable(args.logdir, '--logdir')
-        self.signals, self.path, self.entries = StopSignals(), None, {}
-        self.envs = self.vector = self.progress = None
-        given = parse_seeds(args.seeds) if getattr(args, 'seeds', None) else None
-        seeds = given or list(range(500, 510))  # --seeds' default, 500-509
-        self.runs = (self.load(parser, argv, seeds, given) if args.load_model else
-                     [SeedRun(self, seed) for seed in seeds])
+        self.runs = [SeedRun(self, *load) for load in loads]
         self.all_runs = list(self.runs)
 
     def load(self, parser, argv, seeds, given):
         """--load_model: a batch's checkpoint resumes its seeds (and given, the seeds on
-        the command line, must be those); an actor file warm-starts every seed's actor."""
+        the command line, must be those); an actor file warm-starts every seed's actor.
+        Returns (seed, path, the loaded file, the checkpoint to resume) for each seed to
+        train; a seed whose checkpoint shows its run has ended is ended."""
         args = self.args
         path = model_path(args.load_model, args.save_path)
         loaded = load_model_file(path)
@@ -133,12 +143,12 @@ class Batch:
             fail('{} is the checkpoint of one run; resume it with: python train.py '
                  '--load_model {}'.format(path, path))
         if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
-            return [SeedRun(self, seed, path, loaded) for seed in seeds]
+            return [(seed, path, loaded, None) for seed in seeds]
         batch_seeds = [entry['seed'] for entry in loaded['seeds']]
         if given is not None and given != batch_seeds:
             fail('{} is a batch of seeds {}; drop --seeds to resume it'.format(
                 path, ','.join(map(str, batch_seeds))))
-        self.path, runs = path, []
+        self.path, loads = path, []
         for entry in loaded['seeds']:
             self.entries[entry['seed']] = entry
             if entry['ended'] not in (None, 'stopped'):
@@ -148,13 +158,21 @@ class Batch:
                 fail('{} names {}, which is not there (the batch was killed before the '
                      "seed's first checkpoint); start the batch again".format(path, seed_path))
             seed_args = argparse.Namespace(**dict(vars(args), load_model=seed_path))
-            loaded_seed = load_model_flag(parser, seed_args, argv)  # its flags into seed_args
+            state = load_model_file(seed_path)
+            ended = resume_checkpoint(parser, seed_args, argv, seed_path, state)
             vars(args).update(vars(seed_args), seed=None, load_model=args.load_model)
-            runs.append(SeedRun(self, entry['seed'], *loaded_seed))
-        if not runs:
-            fail('every seed of {} has ended; train one on with: python train.py '
-                 '--load_model <its checkpoint>'.format(path))
-        return runs
+            if ended:  # its end was cut short before the batch's checkpoint said so
+                self.ended_before(entry, seed_path, state, seed_args)
+            else:
+                loads.append((entry['seed'], seed_path, state, state))
+        return loads
+
+    def ended_before(self, entry, path, state, args):
+        """A seed whose checkpoint holds its whole run: its result, as its end made it."""
+        result = ended_run(path, state, args, self.writes, apart=True)
+        entry.update(ended='goal' if result['reached_goal'] else 'episodes', result=dict(
+            {key: result.get(key) for key in RESULT_KEYS}, seed=entry['seed'], stopped=False,
+            save_failed=result['model'] is None))
 
     def make_envs(self):
         """One environment per seed, stepped together by a Gymnasium vector environment."""
@@ -250,7 +268,8 @@ class Batch:
             self.entries.setdefault(run.args.seed, self.entry(run))
         state = {'format': SEEDS_CHECKPOINT, 'args': dict(vars(self.args), seed=None),
                  'seeds': list(self.entries.values())}
-        return saved('the batch checkpoint', self.path, lambda: save_torch(state, self.path))
+        return self.writes.save('the batch checkpoint', self.path,
+                                lambda: save_torch(state, self.path))
 
     def episode_logged(self, score_avg):
         self.progress.update(score_avg, self.total_steps())
@@ -261,9 +280,12 @@ class Batch:
     def finish(self):
         """After every seed has ended: one line per seed; after Ctrl-C, the command that
         resumes them all, and exit 130 (143 for SIGTERM). Returns every seed's result,
-        those that ended before a resumed session included."""
+        those that ended before a resumed session included. A file that could not be
+        written ends it instead, with the line that says which."""
         for run in self.all_runs:
             self.entries[run.args.seed]['result'] = run.result
+        if not self.all_runs:  # every seed had ended: the batch's checkpoint says so now
+            self.save()
         results = [entry['result'] for entry in self.entries.values()]
         if self.signals.received:
             print('stopped by {}: each seed saved its run up to the start of its episode, '
@@ -276,8 +298,22 @@ class Batch:
         print("the batch's checkpoint: {}".format(self.path))
         if self.signals.received:
             print('resume with: python train_seeds.py --load_model {}'.format(self.path))
+        writes = Writes()  # the batch's failed saves, and each seed's
+        for each in [self] + self.all_runs:
+            writes.failed.update(each.writes.failed)
+        writes.end(self.on_disk(), self.signals.exit_status if self.signals.received else 1)
+        if self.signals.received:
             raise SystemExit(self.signals.exit_status)
         return results
+
+    def on_disk(self):
+        """What on disk holds the batch, for its last line when a save failed."""
+        if os.path.exists(self.path):
+            return ("the batch's checkpoint on disk, {}, resumes each seed from its last "
+                    'checkpoint on disk: python train_seeds.py --load_model {}'.format(
+                        self.path, self.path))
+        return ("no batch checkpoint is on disk; each seed's last checkpoint in {} resumes "
+                'it alone: python train.py --load_model <it>'.format(self.args.save_path))
 
 
 def vectorize(envs):

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -15,12 +17,15 @@ def script_env(display=False):
     return env
 
 
-def run_script(script, *args, cwd=None, display=False, **kwargs):
+def run_script(script, *args, cwd=None, display=False, merged=False, **kwargs):
     """Run `python script args...` in a fresh process, as a user would, without a
-    display unless asked (so test.py records a video instead of opening a window)."""
+    display unless asked (so test.py records a video instead of opening a window).
+    merged: its stderr in its stdout, in the order a terminal shows them."""
+    output = (dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT) if merged
+              else dict(capture_output=True))
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
-                          cwd=cwd or ROOT, env=script_env(display), capture_output=True,
-                          text=True, timeout=900, **kwargs)
+                          cwd=cwd or ROOT, env=script_env(display), text=True, timeout=900,
+                          **output, **kwargs)
 
 
 def start_script(script, *args):
@@ -81,3 +86,23 @@ def screen(folder):
     pixels = np.frombuffer(data, np.uint8, count=height * bytes_per_line,
                            offset=header + 12 * colors).reshape(height, bytes_per_line)
     return pixels[:, :width * 4].reshape(height, width, 4)  # 24-bit depth: B, G, R, unused
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 4 MB (tmpfs) to fill up; skipped where none can be mounted."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip('no tmpfs can be mounted here: ' + mounted.stderr.strip())
+    yield disk
+    subprocess.run(['umount', '-l', str(disk)], check=True)
+
+
+def fill(disk, leave):
+    """Fill the file system at disk but for about `leave` bytes."""
+    stat = os.statvfs(disk)
+    with open(os.path.join(disk, 'filler'), 'wb') as f:
+        f.write(b'\0' * (stat.f_bavail * stat.f_frsize - leave))

@@ -14,7 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
-from conftest import assert_clean_error, run_script, start_script
+from conftest import assert_clean_error, fill, run_script, start_script
 from ddpg_extras import environments, files
 from model import Actor
 
@@ -250,11 +250,14 @@ def test_a_failed_save_says_so_in_one_line_and_keeps_the_old_file(tmp_path):
                         '--load_model', first['checkpoint'],
                         '--save_path', tmp_path / 'save_model', '--logdir', tmp_path / 'logs',
                         preexec_fn=small_files)
-    # The checkpoint at episode 3 and the final one fail; training went on between them.
+    # The checkpoint at episode 3 and the final one fail; training went on between them,
+    # and the last line says what could not be written and what on disk holds the run.
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == ['warning: could not write the checkpoint {}: File too large'.format(
-        first['checkpoint'])] * 2
+        first['checkpoint'])] * 2 + [
+        'error: could not write the checkpoint {0} (File too large); the last checkpoint on '
+        'disk holds episode 2: {0}'.format(first['checkpoint'])]
     assert 'goal not reached: after 4 episodes' in result.stdout
     assert open(first['checkpoint'], 'rb').read() == before
     assert not glob.glob(str(tmp_path / 'save_model' / '*.tmp*'))
@@ -374,8 +377,8 @@ def test_a_damaged_checkpoint_gets_one_line(checkpoint, tmp_path, make, fragment
             'other_buffer': lambda s: s['replay_buffer'].update(memory=torch.zeros(5, 3)),
             'other_sizes': lambda s: s['critic'].update({'fc1.weight': torch.zeros(64, 5)}),
         }[make])
-    result = run_script('train.py', '--load_model', path, '--save_path', tmp_path,
-                        '--logdir', tmp_path)
+    result = run_script('train.py', '--load_model', path, '--max_iter_num', 3, '--save_path',
+                        tmp_path, '--logdir', tmp_path)  # a checkpoint of 2 episodes of 2
     assert_clean_error(result, *fragments)
 
 
@@ -400,3 +403,70 @@ def test_train_py_refuses_a_model_file_that_would_run_code(tmp_path):
                         tmp_path, '--logdir', tmp_path)
     assert_clean_error(result, 'refused to load', 'would run code')
     assert not marker.exists()
+
+
+def test_the_printed_resume_command_alone_resumes_the_same_run(tmp_path):
+    # A run with flags of its own, stopped twice: kill -9 (resumed from its periodic
+    # checkpoint) and Ctrl-C (resumed with the command it printed, exactly as printed).
+    # Nothing but --load_model is given again, and it ends as the uninterrupted run.
+    flags = ['--max_iter_num', 12, '--goal_score', 'inf', '--log_interval', 1,
+             '--checkpoint_interval', 4, '--eval_interval', 3, '--eval_episodes', 1,
+             '--threads', 2, '--device', 'cpu', '--save_path', tmp_path / 'b',
+             '--logdir', tmp_path / 'b_logs']
+    whole = run_script('train.py', *flags[:-4], '--save_path', tmp_path / 'a',
+                       '--logdir', tmp_path / 'a_logs')
+    assert whole.returncode == 0, whole.stderr
+    first = start_script('train.py', *flags)
+    wait_for(first, '9 episode |')  # past the checkpoint of episode 8
+    first.kill()
+    first.communicate(timeout=60)
+    checkpoint = only(tmp_path / 'b' / '*.checkpoint.pth')
+    second = start_script('train.py', '--load_model', checkpoint)
+    wait_for(second, '9 episode |')  # every episode printed: --log_interval 1 is the run's
+    second.send_signal(signal.SIGINT)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 130, err
+    command = re.search(r'resume with: (python train\.py --load_model \S+)$', out, re.M).group(1)
+    third = run_script(*command.split()[1:])
+    assert third.returncode == 0, third.stderr
+    assert re.search(r'^11 episode \|', third.stdout, re.M)
+    assert 'goal not reached: after 12 episodes' in third.stdout  # --max_iter_num 12, inf
+    a, b = load(only(tmp_path / 'a' / '*.checkpoint.pth')), load(checkpoint)
+    assert a['scores'] == b['scores'] and b['episode'] == 12
+    for name in ('actor', 'critic', 'target_actor', 'target_critic'):
+        for key, value in a[name].items():
+            assert torch.equal(value, b[name][key]), (name, key)
+    assert {k: b['args'][k] for k in ('goal_score', 'threads', 'device', 'eval_interval')} == {
+        'goal_score': float('inf'), 'threads': 2, 'device': 'cpu', 'eval_interval': 3}
+    run_dir = only(tmp_path / 'b_logs' / '*')  # the run's own --logdir, one folder
+    assert logged(run_dir) == logged(only(tmp_path / 'a_logs' / '*'))
+    assert logged(run_dir, 'eval/score')[0] == [2, 5, 8, 11]  # --eval_interval 3 kept
+
+
+def test_a_run_that_has_ended_is_not_trained_on_unasked(tmp_path):
+    ended = train_in(tmp_path, '--max_iter_num', 3, '--goal_score', 'inf')
+    result = run_script('train.py', '--load_model', ended['checkpoint'])
+    assert_clean_error(result, 'holds a run that has ended: it has run 3 episodes, and '
+                               '--max_iter_num is 3', 'python test.py --load_model')
+    more = train_in(tmp_path, '--load_model', ended['checkpoint'], '--max_iter_num', 4)
+    assert more['episodes'] == 4 and len(more['scores']) == 4
+
+
+def test_a_full_disk_ends_the_run_with_a_last_line_that_says_so(tmp_path, small_disk):
+    # The first checkpoint (episode 2) fits; the second, beside it, and the last do not.
+    first = train_in(tmp_path / 'sizes', '--max_iter_num', 2)
+    fill(small_disk, os.path.getsize(first['checkpoint']) + 64_000)
+    result = run_script('train.py', '--max_iter_num', 6, '--checkpoint_interval', 2,
+                        '--save_path', small_disk / 'save_model', '--logdir', tmp_path / 'logs',
+                        merged=True)
+    assert result.returncode == 1 and 'Traceback' not in result.stdout
+    checkpoint = only(small_disk / 'save_model' / '*.checkpoint.pth')
+    lines = result.stdout.strip().splitlines()
+    assert lines.count('warning: could not write the checkpoint {}: No space left on '
+                       'device'.format(checkpoint)) == 2
+    assert 'saved the actor to' in result.stdout  # the actor is small enough to save
+    assert lines[-1] == ('error: could not write the checkpoint {0} (No space left on '
+                         'device); the last checkpoint on disk holds episode 2: {0}'
+                         .format(checkpoint))
+    assert load(checkpoint)['episode'] == 2  # whole, and as it was
+    assert not glob.glob(str(small_disk / 'save_model' / '*.tmp*'))

@@ -177,6 +177,32 @@ def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_pat
         assert steps == list(range(8))  # one run folder per seed, each episode logged once
 
 
+def test_the_printed_resume_command_alone_resumes_the_batch_as_it_was(tmp_path):
+    # Started with flags of its own; resumed with nothing but the command it printed:
+    # each seed ends where the uninterrupted batch ended, not at the default's goal.
+    flags = ['--max_iter_num', 6, '--goal_score', 'inf', '--checkpoint_interval', 2]
+    whole = batch_run(tmp_path, '500,501', *flags, tag='whole')
+    first = start_script('train_seeds.py', '--seeds', '500,501', *flags, '--log_interval', 1,
+                         '--save_path', tmp_path / 'b', '--logdir', tmp_path / 'b_logs')
+    wait_for(first, 'seed 501 | 2 episode |')
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    command = re.search(r'resume with: (python train_seeds\.py --load_model \S+)$', out,
+                        re.M).group(1)
+    second = run_script(*command.split()[1:])
+    assert second.returncode == 0, second.stderr
+    assert re.search(r'^seed 500 \| 5 episode \|', second.stdout, re.M)  # --log_interval 1
+    for seed in (500, 501):
+        assert 'seed {}: goal not reached after 6 episodes'.format(seed) in second.stdout
+        resumed = load(only_one(tmp_path / 'b' / '*seed{}_*.checkpoint.pth'.format(seed)))
+        assert resumed['episode'] == 6 and same_run(resumed, seed_state(whole, seed))
+    # Once more: every seed has ended, so nothing trains, and the batch's results come back.
+    again = run_script(*command.split()[1:])
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-4:] == second.stdout.splitlines()[-4:]
+
+
 def only_one(pattern):
     found = glob.glob(str(pattern))
     assert len(found) == 1, found
@@ -222,9 +248,12 @@ def test_a_diverging_seed_stops_alone(tmp_path):
     (['--deck_update'], ['--deck_update is not for train_seeds.py']),
     (['--seeds', '9-3'], ['--seeds', 'is not a list of seeds']),
     (['--seeds', '1,1'], ['names a seed twice']),
+    (['--seeds', ''], ["--seeds '' is empty", '--seeds 500-509']),  # an unset variable, say
+    (['--seeds', ' '], ["--seeds ' ' is empty"]),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, flags, fragments):
-    result = run_script('train_seeds.py', *flags, '--save_path', tmp_path, '--logdir', tmp_path)
+    result = run_script('train_seeds.py', *flags, '--max_iter_num', 1, '--save_path', tmp_path,
+                        '--logdir', tmp_path)
     assert_clean_error(result, *fragments)
 
 
