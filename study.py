@@ -12,6 +12,7 @@ last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again.
 """
 import argparse
 import contextlib
+import copy
 import io
 import os
 import re
@@ -19,11 +20,21 @@ import shlex
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
-from ddpg_extras.files import atomic_write, read_json, write_json
-from ddpg_extras.trials import ROOT, finished, run_trial, summary_table, write_results
+from ddpg_extras.files import atomic_write, read_whole_json, write_json
+from ddpg_extras.ownership import FolderLock
+from ddpg_extras.trials import (
+    ROOT,
+    finished,
+    results_problem,
+    run_trial,
+    summary_table,
+    trial_notes,
+    write_results,
+)
 
 parser = argparse.ArgumentParser(
     description='Run train.py over configurations x seeds on Ray, and summarise them.',
@@ -55,6 +66,9 @@ parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metava
                          'one row per seed (default: 1, or the study\'s)')
 parser.add_argument('--score_episodes', type=positive_int, default=100,
                     help="noiseless episodes that score each trial's saved actor")
+parser.add_argument('--take_over', action='store_true',
+                    help='take the study folder over from a driver on another host that is '
+                         'gone (one on this host is detected when it dies); never while it runs')
 
 STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
 
@@ -99,40 +113,64 @@ def check_config(name, flags):
 
 def open_study(args):
     """(out, configs, seeds): a new study folder, or an existing one given the same
-    configurations and seeds (or none, to finish it as it was)."""
+    configurations and seeds (or none, to finish it as it was). Nothing is made or
+    changed: a new study's study.json is written once its folder is owned."""
     out = args.out
-    stored = os.path.join(out, 'study.json') if out else None
-    if stored and os.path.exists(stored):
-        study = read_json(stored)
-        configs = [(name, flags) for name, flags in study['configs']]
-        if args.deck_loop and not study.get('deck_loop'):
-            fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
-                 'choose a new --out'.format(out))
-        args.deck_loop = study.get('deck_loop', False)
-        stored_k = study.get('seeds_per_trial', 1)
-        if args.seeds_per_trial not in (None, stored_k):
-            fail('{} is a study of {} seed(s) per trial; drop --seeds_per_trial, or choose a '
-                 'new --out'.format(out, stored_k))
-        args.seeds_per_trial = stored_k
-        if args.config is None and args.seeds is None:
-            return out, configs, study['seeds']
-        given = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
-        if given != (configs, study['seeds']):
-            fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
-                 'the same ones, or none, or choose a new --out'.format(
-                     out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
+    study = read_study(out) if out else None
+    if study is None:
+        configs, seeds = parse_configs(args.config), parse_seeds(default_seeds(args))
+        args.seeds_per_trial = args.seeds_per_trial or 1
+        if args.deck_loop and args.seeds_per_trial > 1:
+            fail("--deck_loop runs the deck's own loop, one seed at a time; drop "
+                 "--seeds_per_trial")
+        out = out or os.path.join('studies', '{}_{}'.format(
+            '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
+        return out, configs, seeds
+    configs = [(name, flags) for name, flags in study['configs']]
+    if args.deck_loop and not study.get('deck_loop'):
+        fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
+             'choose a new --out'.format(out))
+    args.deck_loop = study.get('deck_loop', False)
+    stored_k = study.get('seeds_per_trial', 1)
+    if args.seeds_per_trial not in (None, stored_k):
+        fail('{} is a study of {} seed(s) per trial; drop --seeds_per_trial, or choose a '
+             'new --out'.format(out, stored_k))
+    args.seeds_per_trial = stored_k
+    if args.config is None and args.seeds is None:
         return out, configs, study['seeds']
-    configs, seeds = parse_configs(args.config), parse_seeds(args.seeds or '500-509')
-    args.seeds_per_trial = args.seeds_per_trial or 1
-    if args.deck_loop and args.seeds_per_trial > 1:
-        fail("--deck_loop runs the deck's own loop, one seed at a time; drop --seeds_per_trial")
-    out = out or os.path.join('studies', '{}_{}'.format(
-        '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
-    os.makedirs(out, exist_ok=True)
-    write_json(os.path.join(out, 'study.json'), {'configs': configs, 'seeds': seeds,
-                                                 'deck_loop': args.deck_loop,
-                                                 'seeds_per_trial': args.seeds_per_trial})
-    return out, configs, seeds
+    given = parse_configs(args.config), parse_seeds(default_seeds(args))
+    if given != (configs, study['seeds']):
+        fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
+             'the same ones, or none, or choose a new --out'.format(
+                 out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
+    return out, configs, study['seeds']
+
+
+def default_seeds(args):
+    return '500-509' if args.seeds is None else args.seeds  # --seeds '' is refused
+
+
+def read_study(out):
+    """An existing study's study.json (None if there is none), or one line for a damaged
+    study.json or a results.csv that does not parse. Reads only."""
+    path = os.path.join(out, 'study.json')
+    study, problem = read_whole_json(path, lambda s: (
+        isinstance(s, dict) and isinstance(s.get('seeds'), list)
+        and all(isinstance(seed, int) for seed in s['seeds'])
+        and isinstance(s.get('configs'), list)
+        and all(isinstance(c, list) and len(c) == 2 for c in s['configs'])))
+    if problem == 'missing':
+        return None
+    if problem:
+        fail('{} is {}; nothing was changed. Restore it from a copy, or move it away and run '
+             'the study\'s command again with its --config and --seeds: the trials that '
+             'finished are kept'.format(path, problem))
+    problem = results_problem(os.path.join(out, 'results.csv'))
+    if problem:
+        fail('{} does not parse ({}); nothing was changed. It is made anew from the trials\' '
+             'result.json files: move it away and run the study again'.format(
+                 os.path.join(out, 'results.csv'), problem))
+    return study
 
 
 def seeds_text(seeds):
@@ -172,14 +210,54 @@ def start_ray(ray, args):
     # repository at this same path (README, "Studies").
     runtime_env = {'env_vars': {'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}}
     options = dict(runtime_env=runtime_env, log_to_driver=False, logging_level='ERROR')
+    with held_back_stderr() as said:  # Ray's own warnings, from Python and from C++
+        try:
+            if args.address:
+                ray.init(address=args.address, **options)
+            else:
+                ray.init(address='local', num_cpus=args.workers, include_dashboard=False,
+                         **options)
+            return
+        except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+            error = e
+    fail(ray_error(error, said.read().decode(errors='replace'), args.address))
+
+
+@contextlib.contextmanager
+def held_back_stderr():
+    """What is written to standard error (file descriptor 2) meanwhile, in a file."""
+    sys.stderr.flush()
+    saved, held = os.dup(2), tempfile.TemporaryFile()
+    os.dup2(held.fileno(), 2)
     try:
-        if args.address:
-            ray.init(address=args.address, **options)
-        else:
-            ray.init(address='local', num_cpus=args.workers, include_dashboard=False, **options)
-    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-        fail('cannot start Ray{}: {}'.format(
-            ' at --address ' + args.address if args.address else '', str(e).split('\n')[0]))
+        yield held
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+
+
+def ray_error(error, said, address):
+    """The one line for a Ray that would not start or connect: for a cluster's token
+    authentication (Ray 2.60's default), what to set."""
+    causes, cause = [], error
+    while cause is not None:
+        causes.append('{}: {}'.format(type(cause).__name__, cause))
+        cause = cause.__cause__ or cause.__context__
+    text = '\n'.join(causes) + said
+    where = ' at --address ' + address if address else ''
+    how = ("this machine needs RAY_AUTH_MODE=token and the head's token, in "
+           '~/.ray/auth_token (copied from the head) or in RAY_AUTH_TOKEN; see docs/studies.md, '
+           '"On a cluster"')
+    if 'InvalidAuthToken' in text:
+        if os.environ.get('RAY_AUTH_MODE', '').lower() == 'token':
+            return 'the Ray cluster{} refused this machine\'s token: {}'.format(where, how)
+        return 'the Ray cluster{} asks for a token: {}'.format(where, how)
+    if 'no authentication token was found' in text:
+        return 'RAY_AUTH_MODE=token is set, but no token was found for the Ray cluster{}: {}' \
+            .format(where, how)
+    return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
 
 
 def run_trials(ray, out, todo, args, total):
@@ -200,9 +278,10 @@ def run_trials(ray, out, todo, args, total):
             try:
                 rows = ray.get(ready[0])
             except ray.exceptions.RayError as e:
-                failed.append((name, seeds))
-                say('{} seed {}: failed: {}'.format(name, seeds_text(seeds),
-                                                   str(e).strip().split('\n')[-1]))
+                rows = {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
+            if isinstance(rows, dict) and 'failed' in rows:  # a file unwritten; Ray gave up
+                failed.append(rows['failed'])
+                say('{} seed {}: {}'.format(name, seeds_text(seeds), rows['failed']))
                 continue
             for row in rows if isinstance(rows, list) else []:  # not {'stopped': True}
                 bar.update()
@@ -268,7 +347,35 @@ def main(argv=None):
     ray = import_ray()
     if args.address:
         check_address(args.address)
-    out, configs, seeds = open_study(args)
+    given = copy.copy(args)
+    out = open_study(args)[0]  # a mistake is refused here, before any folder is made
+    if args.address:  # so is a cluster that will not take this driver
+        start_ray(ray, args)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        fail('cannot make the study folder {}: {}'.format(out, e.strerror or e))
+    with FolderLock(out, 'study.lock', resume_command(out) + ' --take_over', args.take_over):
+        args = given  # read again, now that this driver owns the folder
+        args.out = out
+        out, configs, seeds = open_study(args)
+        if not os.path.exists(os.path.join(out, 'study.json')):
+            write_study(out, configs, seeds, args)
+        return run_study(ray, out, configs, seeds, args)
+
+
+def write_study(out, configs, seeds, args):
+    try:
+        write_json(os.path.join(out, 'study.json'), {
+            'configs': configs, 'seeds': seeds, 'deck_loop': args.deck_loop,
+            'seeds_per_trial': args.seeds_per_trial})
+    except OSError as e:
+        fail('could not write {}: {}; nothing was trained'.format(
+            os.path.join(out, 'study.json'), e.strerror or e))
+
+
+def run_study(ray, out, configs, seeds, args):
+    """Run the trials that have not finished, then write the study's outputs."""
     trials = [(name, flags, seed) for name, flags in configs for seed in seeds]
     k = args.seeds_per_trial  # seeds trained together, in one process (train_seeds.py)
     todo = [(name, flags, group) for name, flags in configs
@@ -277,20 +384,34 @@ def main(argv=None):
     print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run{}'.format(
         out, len(configs), len(seeds), sum(len(group) for _, _, group in todo), len(trials),
         ', {} seeds together in each process'.format(k) if k > 1 else ''), flush=True)
+    for name, _, group in todo:  # what is damaged, and what is done again
+        note = trial_notes(out, name, group, k > 1)
+        if note:
+            print(note, flush=True)
     stopped, failed = False, []
     if todo:
-        start_ray(ray, args)
+        if not ray.is_initialized():
+            start_ray(ray, args)
         try:
             stopped, failed = run_trials(ray, out, todo, args, len(trials))
         finally:
             ray.shutdown()  # a Ray started here stops here, with all its processes
     rows = [row for row in (finished(out, name, seed) for name, _, seed in trials) if row]
-    table, written = write_outputs(out, configs, seeds, rows, len(trials))
+    try:
+        table, written = write_outputs(out, configs, seeds, rows, len(trials))
+    except OSError as e:
+        table, written = summary_table(configs, rows), []
+        failed.append('could not write the study\'s outputs in {}: {}'.format(
+            out, e.strerror or e))
     print('\n{}\nresults: {}; every trial\'s curves: tensorboard --logdir {}'.format(
-        table, ', '.join(written), out))
+        table, ', '.join(written) or 'none written', out))
     if stopped or failed:
-        print('{} of {} trials finished; finish the study with: {}'.format(
-            len(rows), len(trials), resume_command(out)))
+        end = '{} of {} trials finished; finish the study with: {}'.format(
+            len(rows), len(trials), resume_command(out))
+        unwritten = [why for why in failed if why.startswith('could not write')]
+        if unwritten:  # the last line says what could not be written
+            fail('{}; {}'.format('; '.join(unwritten), end))
+        print(end)
         raise SystemExit(130 if stopped else 1)
     return rows
 

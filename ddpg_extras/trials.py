@@ -2,6 +2,7 @@
 last checkpoint when an earlier attempt was killed, its saved actor scored without
 noise. study.py runs trials in Ray workers; here is all a worker does, and what the
 study makes of the results (results.csv, the summary table)."""
+import argparse
 import contextlib
 import csv
 import glob
@@ -12,8 +13,19 @@ import shutil
 import statistics
 import sys
 
+from ddpg_extras.checkpoints import is_whole, run_ended
 from ddpg_extras.checks import seeds_name
-from ddpg_extras.files import atomic_write, read_json, write_json
+from ddpg_extras.files import (
+    WriteFailed,
+    Writes,
+    atomic_write,
+    is_checkpoint,
+    read_model_file,
+    read_whole_json,
+    write_json,
+)
+from ddpg_extras.run import ended_run
+from ddpg_extras.seeds import SEEDS_CHECKPOINT
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
@@ -21,6 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
            'score_avg', 'actor_score', 'actor_score_std', 'node', 'node_ip', 'attempts',
            'flags', 'run_dir', 'model', 'error')
+
+
+# What a trial's result.json must hold, besides its configuration and seed, to count.
+ROW_KEYS = ('reached_goal', 'episodes', 'score_avg', 'actor_score', 'error')
 
 
 def trial_dir(out, config, seed):
@@ -38,33 +54,53 @@ def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, to
     """Train (or go on training) one configuration with one seed (train.py) or, together,
     with seeds (train_seeds.py); returns their rows of results.csv, each also
     written to its seed's result.json. A stop (Ctrl-C reaching the worker, SIGTERM)
-    returns {'stopped': True} after the training saved its checkpoints."""
+    returns {'stopped': True} after the training saved its checkpoints; a file that could
+    not be written, {'failed': the line that says which}. Only what the trial's files do
+    not hold whole is done again."""
     folder = group_dir(out, config, seeds, together)
-    os.makedirs(folder, exist_ok=True)
-    attempts = count_attempt(folder)
-    trained_path = os.path.join(folder, 'trained.json')
-    if not os.path.exists(trained_path):  # else an attempt was killed while scoring
-        trained = train_run(folder, flags, seeds, deck_loop, together)
-        if trained is None:
-            return {'stopped': True}
-        write_json(trained_path, trained)
-    trained_seeds = read_json(trained_path)
-    if isinstance(trained_seeds, dict):  # written by an earlier version, for one seed
-        trained_seeds = [trained_seeds]
-    rows = []
-    for seed, trained in zip(seeds, trained_seeds):
-        row = seed_row(out, config, flags, seed, trained, attempts, score_episodes)
-        if row is None:
-            return {'stopped': True}
-        rows.append(row)
-    return rows
+    try:
+        os.makedirs(folder, exist_ok=True)
+        attempts = count_attempt(folder)
+        trained_path = os.path.join(folder, 'trained.json')
+        trained, _ = read_trained(folder, len(seeds))
+        if trained is None:  # else an attempt was killed while scoring
+            trained = train_run(folder, flags, seeds, deck_loop, together)
+            if trained is None:
+                return {'stopped': True}
+            write_json(trained_path, trained)
+        rows = []
+        for seed, seed_trained in zip(seeds, trained):
+            row = seed_row(out, config, flags, seed, seed_trained, attempts, score_episodes)
+            if row is None:
+                return {'stopped': True}
+            rows.append(row)
+        return rows
+    except WriteFailed as e:  # the training's last line says which file, and why
+        return {'failed': e.message.split('error: ', 1)[-1]}
+    except OSError as e:
+        return {'failed': 'could not write {}: {}'.format(e.filename or folder,
+                                                          e.strerror or e)}
+
+
+def read_trained(folder, n):
+    """(what the trial's training reached, one dict per seed, or None; what is wrong
+    with its trained.json)."""
+    def valid(trained):
+        return (isinstance(trained, list) and len(trained) == n
+                and all(isinstance(t, dict) and set(KEPT) <= set(t) for t in trained))
+    trained, problem = read_whole_json(os.path.join(folder, 'trained.json'),
+                                       lambda t: valid([t] if isinstance(t, dict) else t))
+    if isinstance(trained, dict):  # written by an earlier version, for one seed
+        trained = [trained]
+    return trained, problem
 
 
 def seed_row(out, config, flags, seed, trained, attempts, score_episodes):
     """One seed's row, its saved actor scored (None if a signal stopped the scoring)."""
     path = os.path.join(trial_dir(out, config, seed), 'result.json')
-    if os.path.exists(path):  # scored by an attempt killed before the others were
-        return read_json(path)
+    row = finished(out, config, seed)
+    if row:  # scored by an attempt killed before the others were
+        return row
     actor_score = actor_score_std = None
     if trained.get('model'):  # none from a run that diverged, nor from the deck's short of its goal
         try:
@@ -96,7 +132,9 @@ def count_attempt(folder):
 def train_run(folder, flags, seeds, deck_loop=False, together=False):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
     the deck's loop as published: benchmarks/deck_ddpg.py), its output in the trial's
-    train.log: a list of what each seed reached, or None if it was stopped."""
+    train.log: a list of what each seed reached, or None if it was stopped. It goes on
+    from the trial's checkpoint where that reads back whole; a damaged one is kept
+    aside, and the trial starts over."""
     if deck_loop:
         sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
         from deck_ddpg import study_main as train_main
@@ -108,28 +146,92 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False):
     # one thread per trial, whatever the default (trials fill the cores instead)
     argv = [*flags, '--seeds' if together else '--seed', ','.join(map(str, seeds)),
             '--save_path', save_path, '--logdir', logdir, '--threads', '1']
-    checkpoints = glob.glob(os.path.join(save_path, '*.seeds.pth' if together
-                                         else '*.checkpoint.pth'))
-    if checkpoints:  # an earlier attempt was killed, or the study stopped: go on from there
-        argv += ['--load_model', checkpoints[0]]
-    else:  # an attempt killed before its first checkpoint leaves only a partial log
-        shutil.rmtree(logdir, ignore_errors=True)
     with open(os.path.join(folder, 'train.log'), 'a') as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        checkpoint, state, problem = trial_checkpoint(folder, together)
+        if problem:
+            print('{}; the trial starts over, and keeps it as {}'.format(
+                problem, set_aside_damaged(checkpoint)))
+            checkpoint = None
+        if checkpoint and not together and run_ended(state, state['args']['max_iter_num'],
+                                                     state['args']['goal_score']):
+            writes = Writes()  # its end was cut short: make it from the checkpoint
+            result = ended_run(checkpoint, state, argparse.Namespace(**dict(
+                state['args'], save_path=save_path, logdir=logdir)), writes)
+            writes.end('the checkpoint {} holds the whole run'.format(checkpoint))
+            return [kept(result)]
+        if checkpoint:  # an earlier attempt was killed, or the study stopped: go on from there
+            argv += ['--load_model', checkpoint]
+        else:  # an attempt killed before its first checkpoint leaves only a partial log
+            shutil.rmtree(logdir, ignore_errors=True)
         try:
             results = train_main(argv)
         except KeyboardInterrupt:  # stopped before train.py caught the signal itself
             return None
-        except SystemExit as e:  # a stop (130, 143), a divergence, a failed save (1)
+        except WriteFailed:
+            raise
+        except SystemExit as e:  # a stop (130, 143), a divergence
             if e.code in (130, 143):
                 return None
             error = e.code if isinstance(e.code, str) else (
                 'training exited with status {}; see its train.log'.format(e.code))
-            return [{'reached_goal': False, 'error': error, 'model': None}] * len(seeds)
+            return [dict(dict.fromkeys(KEPT), reached_goal=False, error=error)] * len(seeds)
     if together:  # every seed's, those that ended before a stop included
         results = [next(r for r in results if r['seed'] == seed) for seed in seeds]
-    return [{key: result.get(key) for key in KEPT} for result in
-            (results if together else [results])]
+    return [kept(result) for result in (results if together else [results])]
+
+
+def kept(result):
+    """What trained.json keeps of a run's result."""
+    return {key: result.get(key) for key in KEPT}
+
+
+def trial_checkpoint(folder, together):
+    """(path, state, problem) of the trial's checkpoint: train.py's, or for seeds
+    together, train_seeds.py's batch file; problem says what is wrong where it does not
+    read back whole (a batch file's seeds' checkpoints included). (None, None, None)
+    where there is none."""
+    found = glob.glob(os.path.join(folder, 'save_model', '*.seeds.pth' if together
+                                   else '*.checkpoint.pth'))
+    if not found:
+        return None, None, None
+    path = found[0]
+    try:
+        state = read_model_file(path)
+    except ValueError as e:
+        return path, None, str(e).split(';')[0]
+    if together:
+        return path, state, batch_problem(path, state)
+    if not (is_checkpoint(state) and is_whole(state)):
+        return path, state, '{} is not a whole checkpoint'.format(path)
+    return path, state, None
+
+
+def batch_problem(path, state):
+    """What is wrong with a batch file, or its seeds' checkpoints, or None."""
+    if not (isinstance(state, dict) and state.get('format') == SEEDS_CHECKPOINT):
+        return '{} is not a whole batch checkpoint'.format(path)
+    for entry in state['seeds']:
+        if entry['ended'] not in (None, 'stopped'):
+            continue
+        seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+        try:
+            seed_state = read_model_file(seed_path)
+        except ValueError as e:
+            return str(e).split(';')[0]
+        if not (is_checkpoint(seed_state) and is_whole(seed_state)):
+            return '{} is not a whole checkpoint'.format(seed_path)
+    return None
+
+
+def set_aside_damaged(path):
+    """Keep a damaged file under a name of its own (path.damaged, path.damaged.2, ...)."""
+    kept_as, n = path + '.damaged', 1
+    while os.path.exists(kept_as):
+        n += 1
+        kept_as = '{}.damaged.{}'.format(path, n)
+    os.replace(path, kept_as)
+    return kept_as
 
 
 def score_actor(model, episodes):
@@ -155,9 +257,60 @@ def where():
 
 
 def finished(out, config, seed):
-    """The trial's row if it has finished, else None."""
-    path = os.path.join(trial_dir(out, config, seed), 'result.json')
-    return read_json(path) if os.path.exists(path) else None
+    """The trial's row if it has finished (its result.json reads back whole), else None."""
+    return read_result(out, config, seed)[0]
+
+
+def read_result(out, config, seed):
+    """(the trial's row or None, what is wrong with its result.json)."""
+    return read_whole_json(
+        os.path.join(trial_dir(out, config, seed), 'result.json'),
+        lambda row: (isinstance(row, dict) and row.get('config') == config
+                     and row.get('seed') == seed and set(ROW_KEYS) <= set(row)))
+
+
+def trial_notes(out, config, seeds, together):
+    """One line for a trial whose files are damaged: which, and what is done again."""
+    folder = group_dir(out, config, seeds, together)
+    problems = ['{} is {}'.format(os.path.join(trial_dir(out, config, seed), 'result.json'),
+                                  problem) for seed in seeds
+                for problem in [read_result(out, config, seed)[1]] if problem != 'missing']
+    trained, problem = read_trained(folder, len(seeds))
+    if trained is not None:
+        redo = 'its saved actor is scored again'
+    else:
+        if problem != 'missing':
+            problems.append('{} is {}'.format(os.path.join(folder, 'trained.json'), problem))
+        checkpoint, state, damage = trial_checkpoint(folder, together)
+        if damage:
+            problems.append(damage)
+            redo = 'it starts over, and keeps the damaged file aside'
+        elif checkpoint:
+            redo = 'it goes on from its checkpoint {}'.format(checkpoint)
+        else:
+            redo = 'it starts over'
+    if not problems:
+        return None
+    return '{} seed {}: {}; {}'.format(config, ','.join(map(str, seeds)),
+                                       '; '.join(problems), redo)
+
+
+def results_problem(path):
+    """What keeps results.csv from parsing as a study writes it, or None (none too)."""
+    try:
+        with open(path, newline='') as f:
+            table = list(csv.reader(f, strict=True))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        return str(e)
+    if not table or not table[0] or table[0][0] != 'config':
+        return 'no header line of columns, config first'
+    for number, line in enumerate(table[1:], 2):
+        if len(line) != len(table[0]):
+            return 'line {} has {} fields, and the header {}'.format(number, len(line),
+                                                                    len(table[0]))
+    return None
 
 
 def write_results(path, rows):
