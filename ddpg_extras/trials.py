@@ -209,12 +209,15 @@ def trial_checkpoint(folder, together):
 
 def batch_problem(path, state):
     """What is wrong with a batch file, or its seeds' checkpoints, or None."""
+    whole = '{} is not a whole batch checkpoint'.format(path)
     if not (isinstance(state, dict) and state.get('format') == SEEDS_CHECKPOINT):
-        return '{} is not a whole batch checkpoint'.format(path)
-    for entry in state['seeds']:
-        if entry['ended'] not in (None, 'stopped'):
-            continue
-        seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+        return whole
+    try:  # the seeds that resume from their own checkpoints
+        names = [os.path.join(os.path.dirname(path), entry['checkpoint'])
+                 for entry in state['seeds'] if entry['ended'] in (None, 'stopped')]
+    except (KeyError, TypeError):
+        return whole
+    for seed_path in names:
         try:
             seed_state = read_model_file(seed_path)
         except ValueError as e:
