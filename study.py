@@ -18,12 +18,11 @@ import os
 import re
 import shlex
 import signal
-import socket
 import sys
-import tempfile
 import time
 
 from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
+from ddpg_extras.cluster import check_address, import_ray, start_ray
 from ddpg_extras.files import atomic_write, read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
 from ddpg_extras.trials import (
@@ -181,85 +180,6 @@ def resume_command(out):
     return 'python study.py --out {}'.format(shlex.quote(out))
 
 
-def import_ray():
-    try:
-        import ray
-    except ImportError:
-        fail('Ray is not installed; install it with: pip install -r requirements-study.txt')
-    return ray
-
-
-def check_address(address):
-    """One line if nothing answers at a head's host:port ('auto' and ray:// are Ray's)."""
-    if address == 'auto' or address.startswith('ray://'):
-        return
-    host, _, port = address.rpartition(':')
-    if not (host and port.isdigit()):
-        fail('--address {!r} is not host:port (the head node\'s, as `ray start --head` '
-             'prints it) or auto'.format(address))
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as e:
-        fail('cannot reach a Ray cluster at --address {}: {}; start one with `ray start '
-             '--head`, or drop --address to run on this machine'.format(address,
-                                                                    e.strerror or e))
-
-
-def start_ray(ray, args):
-    # Workers import the project from here: on a cluster, every node needs the
-    # repository at this same path (README, "Studies").
-    runtime_env = {'env_vars': {'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}}
-    options = dict(runtime_env=runtime_env, log_to_driver=False, logging_level='ERROR')
-    with held_back_stderr() as said:  # Ray's own warnings, from Python and from C++
-        try:
-            if args.address:
-                ray.init(address=args.address, **options)
-            else:
-                ray.init(address='local', num_cpus=args.workers, include_dashboard=False,
-                         **options)
-            return
-        except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-            error = e
-    fail(ray_error(error, said.read().decode(errors='replace'), args.address))
-
-
-@contextlib.contextmanager
-def held_back_stderr():
-    """What is written to standard error (file descriptor 2) meanwhile, in a file."""
-    sys.stderr.flush()
-    saved, held = os.dup(2), tempfile.TemporaryFile()
-    os.dup2(held.fileno(), 2)
-    try:
-        yield held
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        held.seek(0)
-
-
-def ray_error(error, said, address):
-    """The one line for a Ray that would not start or connect: for a cluster's token
-    authentication (Ray 2.60's default), what to set."""
-    causes, cause = [], error
-    while cause is not None:
-        causes.append('{}: {}'.format(type(cause).__name__, cause))
-        cause = cause.__cause__ or cause.__context__
-    text = '\n'.join(causes) + said
-    where = ' at --address ' + address if address else ''
-    how = ("this machine needs RAY_AUTH_MODE=token and the head's token, in "
-           '~/.ray/auth_token (copied from the head) or in RAY_AUTH_TOKEN; see docs/studies.md, '
-           '"On a cluster"')
-    if 'InvalidAuthToken' in text:
-        if os.environ.get('RAY_AUTH_MODE', '').lower() == 'token':
-            return 'the Ray cluster{} refused this machine\'s token: {}'.format(where, how)
-        return 'the Ray cluster{} asks for a token: {}'.format(where, how)
-    if 'no authentication token was found' in text:
-        return 'RAY_AUTH_MODE=token is set, but no token was found for the Ray cluster{}: {}' \
-            .format(where, how)
-    return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
-
-
 def run_trials(ray, out, todo, args, total):
     """Run the trials on Ray, one line for each as it finishes. Returns (stopped, failed)."""
     from tqdm import tqdm
@@ -350,7 +270,7 @@ def main(argv=None):
     given = copy.copy(args)
     out = open_study(args)[0]  # a mistake is refused here, before any folder is made
     if args.address:  # so is a cluster that will not take this driver
-        start_ray(ray, args)
+        start_ray(ray, args, ROOT)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
@@ -391,7 +311,7 @@ def run_study(ray, out, configs, seeds, args):
     stopped, failed = False, []
     if todo:
         if not ray.is_initialized():
-            start_ray(ray, args)
+            start_ray(ray, args, ROOT)
         try:
             stopped, failed = run_trials(ray, out, todo, args, len(trials))
         finally:

@@ -14,6 +14,8 @@ utils.py, train.py and test.py read like the slides:
 - run.py          a training run's plumbing, one line at a time in train.py's loop
 - video.py        test.py's recordings (MP4, GIF)
 - trials.py       one trial of a seed study (study.py), and the study's tables
+- ownership.py    one driver per study folder: its lock, and taking over a dead one's
+- cluster.py      Ray for a study: started here or joined, one line where it cannot be
 - batched.py      many seeds' networks stacked, and the update for all of them at once
 - seeds.py        train_seeds.py's plumbing: each seed a run, the batch's flags and checkpoint
 """

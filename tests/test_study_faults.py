@@ -210,9 +210,9 @@ def ray_cluster(tmp_path):
         address = start('--head', '--port', str(free_port()), '--include-dashboard=false')
         start('--address=' + address)
         yield address, env
-    finally:
-        for node in reversed(started):  # the cluster stops with its `ray start` processes
-            os.killpg(node.pid, signal.SIGTERM)
+    finally:  # the cluster stops with its `ray start` processes, and all they started
+        for node in started:  # SIGKILL: every process of it at once (Ray's own SIGTERM
+            os.killpg(node.pid, signal.SIGKILL)  # shutdown takes half a minute)
             node.wait(timeout=60)
 
 
