@@ -17,9 +17,9 @@ import numpy as np
 
 matplotlib.use('Agg')  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from ddpg_extras.checks import fail  # noqa: E402
+from ddpg_extras.figures import scalars  # noqa: E402
 from ddpg_extras.files import atomic_write  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -44,16 +44,13 @@ def read_scalars(run, tags):
     """{tag: (episodes, values)} of one run folder."""
     if not os.path.isdir(run):
         fail('no run folder at {}; runs are the sub-folders of --logdir (./logs)'.format(run))
-    events = EventAccumulator(run, size_guidance={'scalars': 0})  # 0: keep every point
-    events.Reload()
-    found = events.Tags()['scalars']
+    found = scalars(run)
     if not found:
         fail('{} holds no TensorBoard scalars; point at a folder train.py wrote'.format(run))
     missing = [tag for tag in tags if tag not in found]
     if missing:
         fail('{} has no tag {}; it has: {}'.format(run, ', '.join(missing), ', '.join(found)))
-    return {tag: ([e.step for e in events.Scalars(tag)], [e.value for e in events.Scalars(tag)])
-            for tag in tags}
+    return {tag: found[tag] for tag in tags}
 
 
 def mean_band(curves):

@@ -23,14 +23,14 @@ import time
 
 from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
 from ddpg_extras.cluster import check_address, import_ray, start_ray
-from ddpg_extras.files import atomic_write, read_whole_json, write_json
+from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
+from ddpg_extras.summary import write_report
 from ddpg_extras.trials import (
     ROOT,
     finished,
     results_problem,
     run_trial,
-    summary_table,
     trial_notes,
     write_results,
 )
@@ -40,7 +40,8 @@ parser = argparse.ArgumentParser(
     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
                     help='a configuration: a name, =, then train.py flags (any but --seed, '
-                         '--save_path, --logdir, --load_model, --render and --threads); '
+                         '--save_path, --logdir, --load_model, --render and --threads), and '
+                         'this configuration\'s own --deck_loop or --seeds_per_trial K; '
                          'repeatable. '
                          'Default: one configuration, "defaults", of the default flags')
 parser.add_argument('--seeds', default=None, metavar='LIST',
@@ -63,8 +64,17 @@ parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metava
                     help='seeds trained together in one process per trial (train_seeds.py): '
                          'more seeds per hour per core (docs/studies.md); results.csv keeps '
                          'one row per seed (default: 1, or the study\'s)')
-parser.add_argument('--score_episodes', type=positive_int, default=100,
-                    help="noiseless episodes that score each trial's saved actor")
+parser.add_argument('--score_episodes', type=positive_int, default=None,
+                    help="noiseless episodes that score each trial's saved actor, every actor "
+                         "from the same starts (default: 100, or the study's)")
+parser.add_argument('--score_seed', type=int, default=None,
+                    help="the scoring episodes start from reset seeds SCORE_SEED, "
+                         "SCORE_SEED + 1, ..., apart from every training seed (default: 10000, "
+                         "or the study's)")
+parser.add_argument('--baseline', default=None, metavar='NAME',
+                    help='the configuration the others are compared with (default: the first)')
+parser.add_argument('--x', choices=('episodes', 'steps'), default='episodes',
+                    help="curves.png's x axis")
 parser.add_argument('--take_over', action='store_true',
                     help='take the study folder over from a driver on another host that is '
                          'gone (one on this host is detected when it dies); never while it runs')
@@ -86,9 +96,30 @@ def parse_configs(texts):
             flags = shlex.split(flags)
         except ValueError as e:
             fail('--config {}: {}'.format(name, e))
-        check_config(name, flags)
+        check_config(name, trainer(flags)[0])
         configs.append((name, flags))
     return configs
+
+
+# A configuration's own choice of how its trials train, besides train.py's flags
+TRAINER = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+TRAINER.add_argument('--deck_loop', action='store_true')
+TRAINER.add_argument('--seeds_per_trial', type=positive_int)
+
+
+def trainer(flags, args=None):
+    """(train.py's flags, deck_loop, seeds per trial) of a configuration: its own
+    --deck_loop and --seeds_per_trial K, else the study's (args)."""
+    try:
+        own, rest = TRAINER.parse_known_args(flags)
+    except argparse.ArgumentError as e:
+        fail('--config: {}'.format(e))
+    if args is None:
+        return rest, own.deck_loop, own.seeds_per_trial or 1
+    deck_loop, k = own.deck_loop or args.deck_loop, own.seeds_per_trial or args.seeds_per_trial
+    if deck_loop and k > 1:
+        fail("--deck_loop runs the deck's own loop, one seed at a time; drop --seeds_per_trial")
+    return rest, deck_loop, k
 
 
 def check_config(name, flags):
@@ -118,31 +149,49 @@ def open_study(args):
     study = read_study(out) if out else None
     if study is None:
         configs, seeds = parse_configs(args.config), parse_seeds(default_seeds(args))
-        args.seeds_per_trial = args.seeds_per_trial or 1
-        if args.deck_loop and args.seeds_per_trial > 1:
-            fail("--deck_loop runs the deck's own loop, one seed at a time; drop "
-                 "--seeds_per_trial")
+        for flag, default in SETTINGS:
+            setattr(args, flag, default if getattr(args, flag) is None else getattr(args, flag))
+        for _, flags in configs:  # a deck's loop of seeds together is refused
+            trainer(flags, args)
         out = out or os.path.join('studies', '{}_{}'.format(
             '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
-        return out, configs, seeds
+        return out, configs, check_scoring(args, configs, seeds)
     configs = [(name, flags) for name, flags in study['configs']]
     if args.deck_loop and not study.get('deck_loop'):
         fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
              'choose a new --out'.format(out))
     args.deck_loop = study.get('deck_loop', False)
-    stored_k = study.get('seeds_per_trial', 1)
-    if args.seeds_per_trial not in (None, stored_k):
-        fail('{} is a study of {} seed(s) per trial; drop --seeds_per_trial, or choose a '
-             'new --out'.format(out, stored_k))
-    args.seeds_per_trial = stored_k
-    if args.config is None and args.seeds is None:
-        return out, configs, study['seeds']
-    given = parse_configs(args.config), parse_seeds(default_seeds(args))
-    if given != (configs, study['seeds']):
-        fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
-             'the same ones, or none, or choose a new --out'.format(
-                 out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
-    return out, configs, study['seeds']
+    for flag, default in SETTINGS:  # a study keeps how it trains and scores
+        stored = study.get(flag, default)
+        if getattr(args, flag) not in (None, stored):
+            fail('{} is a study with --{} {}; drop --{}, or choose a new --out'.format(
+                out, flag, stored, flag))
+        setattr(args, flag, stored)
+    if args.config is not None or args.seeds is not None:
+        given = parse_configs(args.config), parse_seeds(default_seeds(args))
+        if given != (configs, study['seeds']):
+            fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
+                 'the same ones, or none, or choose a new --out'.format(
+                     out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
+    return out, configs, check_scoring(args, configs, study['seeds'])
+
+
+# What a study keeps in its study.json, with the defaults of a new one
+SETTINGS = (('seeds_per_trial', 1), ('score_episodes', 100), ('score_seed', 10000))
+
+
+def check_scoring(args, configs, seeds):
+    """The seeds, once the scoring starts are apart from them and --baseline names a
+    configuration."""
+    starts = range(args.score_seed, args.score_seed + args.score_episodes)
+    if set(seeds) & set(starts):
+        fail('the scoring episodes start from reset seeds {}-{}, which holds training seed {}; '
+             'give --score_seed a value apart from --seeds'.format(
+                 starts[0], starts[-1], min(set(seeds) & set(starts))))
+    if args.baseline is not None and args.baseline not in dict(configs):
+        fail('--baseline {} is not a configuration of the study; give one of: {}'.format(
+            args.baseline, ', '.join(name for name, _ in configs)))
+    return seeds
 
 
 def default_seeds(args):
@@ -184,10 +233,10 @@ def run_trials(ray, out, todo, args, total):
     """Run the trials on Ray, one line for each as it finishes. Returns (stopped, failed)."""
     from tqdm import tqdm
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
-    refs = {task.remote(os.path.abspath(out), name, flags, seeds, args.score_episodes,
-                        args.deck_loop, args.seeds_per_trial > 1): (name, seeds)
-            for name, flags, seeds in todo}
-    bar = tqdm(total=total, initial=total - sum(len(seeds) for _, _, seeds in todo),
+    refs = {task.remote(os.path.abspath(out), name, flags, seeds,
+                        (args.score_episodes, args.score_seed), deck_loop, k > 1): (name, seeds)
+            for name, flags, seeds, deck_loop, k in todo}
+    bar = tqdm(total=total, initial=total - sum(len(todo_item[2]) for todo_item in todo),
                unit='trial', file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty())
     say = print if bar.disable else bar.write
     pending, failed = list(refs), []
@@ -239,25 +288,23 @@ def stop(ray, pending):
             ray.get(ref, timeout=300)
 
 
-def write_outputs(out, configs, seeds, rows, total):
-    """results.csv, summary.md and curves.png of the trials that have finished; returns
-    the summary table and the files written."""
-    written = [os.path.join(out, name) for name in ('results.csv', 'summary.md')]
-    write_results(written[0], rows)
-    table = summary_table(configs, rows)
-    text = '# Study {}\n\n{} of {} trials finished; seeds {}.\n\n{}\n'.format(
-        os.path.basename(os.path.normpath(out)), len(rows), total, seeds_text(seeds), table)
-    atomic_write(written[1], lambda f: f.write(text.encode()))
-    curves = [(row['config'], os.path.join(out, row['run_dir'])) for row in rows
-              if row.get('run_dir') and row['episodes'] > 0]
-    if curves:
-        import plot  # the mean and band of each configuration's runs
-        with contextlib.redirect_stdout(io.StringIO()):
-            plot.main([run for _, run in curves] + [
-                '--mean', '--labels', *[name for name, _ in curves],
-                '--tags', 'log/score', 'log/score_avg', '-o', os.path.join(out, 'curves.png')])
-        written.append(os.path.join(out, 'curves.png'))
-    return table, written
+def write_outputs(out, configs, seeds, rows, total, args):
+    """results.csv, and the interval estimates of the trials that have finished:
+    statistics.csv, summary.md and the figures (ddpg_extras/summary.py); returns the
+    summary's tables and the files written."""
+    write_results(os.path.join(out, 'results.csv'), rows)
+    header = '# Study {}\n\n{} of {} trials finished; seeds {}.'.format(
+        os.path.basename(os.path.normpath(out)), len(rows), total, seeds_text(seeds))
+    text, written = write_report(out, header, configs, rows, {
+        name: budget(flags) for name, flags in configs}, args)
+    return text, [os.path.join(out, 'results.csv')] + written
+
+
+def budget(flags):
+    """(goal_score, max_iter_num) of a configuration's train.py flags."""
+    import train
+    args = train.parser.parse_args(trainer(flags)[0])
+    return args.goal_score, args.max_iter_num
 
 
 def main(argv=None):
@@ -288,7 +335,7 @@ def write_study(out, configs, seeds, args):
     try:
         write_json(os.path.join(out, 'study.json'), {
             'configs': configs, 'seeds': seeds, 'deck_loop': args.deck_loop,
-            'seeds_per_trial': args.seeds_per_trial})
+            **{flag: getattr(args, flag) for flag, _ in SETTINGS}})
     except OSError as e:
         fail('could not write {}: {}; nothing was trained'.format(
             os.path.join(out, 'study.json'), e.strerror or e))
@@ -297,14 +344,16 @@ def write_study(out, configs, seeds, args):
 def run_study(ray, out, configs, seeds, args):
     """Run the trials that have not finished, then write the study's outputs."""
     trials = [(name, flags, seed) for name, flags in configs for seed in seeds]
-    k = args.seeds_per_trial  # seeds trained together, in one process (train_seeds.py)
-    todo = [(name, flags, group) for name, flags in configs
+    # (name, train.py's flags, seeds trained together in one process, deck's loop, their count)
+    todo = [(name, flags, group, deck_loop, k) for name, config_flags in configs
+            for flags, deck_loop, k in [trainer(config_flags, args)]
             for group in (seeds[i:i + k] for i in range(0, len(seeds), k))
             if not all(finished(out, name, seed) for seed in group)]
     print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run{}'.format(
-        out, len(configs), len(seeds), sum(len(group) for _, _, group in todo), len(trials),
-        ', {} seeds together in each process'.format(k) if k > 1 else ''), flush=True)
-    for name, _, group in todo:  # what is damaged, and what is done again
+        out, len(configs), len(seeds), sum(len(item[2]) for item in todo), len(trials),
+        ', {} seeds together in each process'.format(args.seeds_per_trial)
+        if args.seeds_per_trial > 1 else ''), flush=True)
+    for name, _, group, _, k in todo:  # what is damaged, and what is done again
         note = trial_notes(out, name, group, k > 1)
         if note:
             print(note, flush=True)
@@ -318,9 +367,9 @@ def run_study(ray, out, configs, seeds, args):
             ray.shutdown()  # a Ray started here stops here, with all its processes
     rows = [row for row in (finished(out, name, seed) for name, _, seed in trials) if row]
     try:
-        table, written = write_outputs(out, configs, seeds, rows, len(trials))
+        table, written = write_outputs(out, configs, seeds, rows, len(trials), args)
     except OSError as e:
-        table, written = summary_table(configs, rows), []
+        table, written = 'the tables were not written', []
         failed.append('could not write the study\'s outputs in {}: {}'.format(
             out, e.strerror or e))
     print('\n{}\nresults: {}; every trial\'s curves: tensorboard --logdir {}'.format(

@@ -32,7 +32,9 @@ parser.add_argument('--load_model', type=str, default='model.pth',
                     help='actor file (or a checkpoint of train.py); a bare file name is '
                          'looked up in save_model/, as the deck did')
 parser.add_argument('--episodes', type=positive_int, default=10, help='episodes to run')
-parser.add_argument('--seed', type=int, default=0, help="seeds the environment's start states")
+parser.add_argument('--seed', type=int, default=0,
+                    help='episode i starts from reset seed SEED + i (the starts of --seed 0 '
+                         '--episodes 100 are reset seeds 0-99)')
 parser.add_argument('--hidden_size', type=positive_int, default=None,
                     help='only a check: the size is read from the weights')
 parser.add_argument('--noise', action='store_true',
@@ -81,7 +83,8 @@ def main(argv=None):
             done = False
             score = 0.0
 
-            state, _ = env.reset(seed=args.seed if episode == 0 else None)
+            # episode i starts from reset seed --seed + i: a set of starts that can be named
+            state, _ = env.reset(seed=args.seed + episode)
             if ou_noise:
                 ou_noise.reset()
             if video:

@@ -8,6 +8,7 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
     python benchmarks/bench.py threads          # train.py's wall and CPU time by --threads
     python benchmarks/bench.py batch            # K seeds in one process (train_seeds.py)
     python benchmarks/bench.py drift            # each seed of a batch against its single run
+    python benchmarks/bench.py statistics       # a study's interval estimates and figures
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -256,12 +257,46 @@ def seeds(args):
     common = ['--seeds', '{}-{}'.format(args.seed, args.seed + args.seeds - 1),
               '--workers', str(args.jobs)]
     configs = ['--config', 'defaults=']
-    for config in args.config:
+    for config in args.config + ([] if args.no_deck else ['deck=--deck_loop']):
         configs += ['--config', config]
-    study.main(configs + common + ['--out', os.path.join(folder, 'project')])
-    if not args.no_deck:
-        study.main(['--deck_loop', '--config', 'deck='] + common +
-                   ['--out', os.path.join(folder, 'deck')])
+    study.main(configs + common + ['--out', folder])
+
+
+def statistics_time(args):
+    """The time a study of --seeds seeds x 4 configurations spends on its statistics
+    (ddpg_extras/summary.py) and its three figures, on scores and curves drawn at random
+    in the shapes of Pendulum's (300 episodes per run)."""
+    from types import SimpleNamespace
+
+    from ddpg_extras import figures, summary
+    rng = np.random.default_rng(0)
+    names = ['c{}'.format(i) for i in range(4)]
+    configs = [(name, []) for name in names]
+    rows = [{'config': name, 'seed': seed, 'actor_score': float(rng.normal(-160 - 5 * i, 30)),
+             'score_avg': float(rng.normal(-250, 40)), 'reached_goal': bool(rng.random() < 0.9),
+             'episodes': int(rng.integers(100, 300)), 'model': 'm', 'error': None}
+            for i, name in enumerate(names) for seed in range(args.seeds)]
+    runs = {name: [{tag: (list(range(300)), list(np.cumsum(rng.normal(5, 40, 300)) - 1500))
+                    for tag in summary.CURVE_TAGS} for _ in range(args.seeds)] for name in names}
+    budgets = dict.fromkeys(names, (-300, 500))
+    folder = tempfile.mkdtemp(prefix='bench_statistics_')
+    times = {'statistics and tables': [], 'curves.png': [], 'profiles.png and improvement.png': []}
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        found = summary.study_statistics(configs, rows, budgets, names[0])
+        summary.tables(configs, found, budgets, names[0], '')
+        times['statistics and tables'].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        figures.curves_png(os.path.join(folder, 'curves.png'), runs, summary.CURVE_TAGS)
+        times['curves.png'].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        summary.write_report(folder, '', configs, rows, budgets, SimpleNamespace(
+            baseline=None, score_episodes=100, score_seed=10000, x='episodes'))
+        times['profiles.png and improvement.png'].append(
+            time.perf_counter() - start - times['statistics and tables'][-1])
+    print('{} seeds x 4 configurations, medians of {} rounds:'.format(args.seeds, args.repeats))
+    for what, seconds in times.items():
+        print('  {}: {:.1f} s'.format(what, statistics.median(seconds)))
 
 
 def timed(script, *args):
@@ -340,7 +375,7 @@ def study_costs(args):
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch',
-                                         'drift'])
+                                         'drift', 'statistics'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
@@ -368,5 +403,7 @@ if __name__ == '__main__':
     one_thread()
     if args.mode in ('batch', 'drift'):
         from batch_speed import batch, drift
+    else:
+        batch = drift = None
     {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs, 'threads': threads,
-     'batch': batch, 'drift': drift}[args.mode](args)
+     'batch': batch, 'drift': drift, 'statistics': statistics_time}[args.mode](args)

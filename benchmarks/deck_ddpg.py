@@ -137,10 +137,11 @@ def train_model(args, actor, critic, target_actor, target_critic,
     actor_optimizer.step()
 
 
-def main(args, max_steps=None, logdir=None):
+def main(args, max_steps=None, logdir=None, save_final=False):
     """The deck's main(). `args` carries the deck's flags plus `seed`; `max_steps`
     (for speed measurements) stops the run early; the log and the actor go to logdir (a
-    new temporary folder by default). Returns what the benchmark needs."""
+    new temporary folder by default); save_final also saves the actor of a run that
+    ends short of its goal, as final.pth. Returns what the benchmark needs."""
     env = gym.make(args.env_name)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -220,6 +221,9 @@ def main(args, max_steps=None, logdir=None):
         if max_steps and steps >= max_steps:
             break
 
+    if save_final and not reached:  # not in the deck: a study scores the final actor
+        ckpt_path = os.path.join(logdir, 'final.pth')
+        torch.save(actor.state_dict(), ckpt_path)
     writer.close()
     env.close()
     return {'reached_goal': reached, 'episodes': episode + 1, 'steps': steps, 'model': ckpt_path,
@@ -234,5 +238,5 @@ def study_main(argv):
     args = train.parser.parse_args(argv)
     torch.set_num_threads(args.threads or 1)
     os.makedirs(args.save_path, exist_ok=True)
-    result = main(args, logdir=args.save_path)
+    result = main(args, logdir=args.save_path, save_final=True)
     return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves

@@ -162,6 +162,7 @@ class Run:
         self.scores.append(score)
         args, writer = self.args, self.writer
         writer.add_scalar('log/score_avg', float(score_avg), episode)
+        writer.add_scalar('log/steps', steps, episode)  # the steps so far: curves over steps
         self.instruments.log(writer, episode, list(self.nets.values()), self.replay_buffer,
                              args.batch_size, args.gamma)
         if args.eval_interval and (episode + 1) % args.eval_interval == 0:

@@ -50,10 +50,11 @@ def group_dir(out, config, seeds, together):
     return os.path.join(out, 'trials', config, 'seeds' + seeds_name(seeds))
 
 
-def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, together=False):
+def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, together=False):
     """Train (or go on training) one configuration with one seed (train.py) or, together,
     with seeds (train_seeds.py); returns their rows of results.csv, each also
-    written to its seed's result.json. A stop (Ctrl-C reaching the worker, SIGTERM)
+    written to its seed's result.json, each saved actor scored over the study's
+    starts (scoring: episodes, first reset seed). A stop (Ctrl-C reaching the worker, SIGTERM)
     returns {'stopped': True} after the training saved its checkpoints; a file that could
     not be written, {'failed': the line that says which}. Only what the trial's files do
     not hold whole is done again."""
@@ -70,7 +71,7 @@ def run_trial(out, config, flags, seeds, score_episodes=100, deck_loop=False, to
             write_json(trained_path, trained)
         rows = []
         for seed, seed_trained in zip(seeds, trained):
-            row = seed_row(out, config, flags, seed, seed_trained, attempts, score_episodes)
+            row = seed_row(out, config, flags, seed, seed_trained, attempts, scoring)
             if row is None:
                 return {'stopped': True}
             rows.append(row)
@@ -95,16 +96,16 @@ def read_trained(folder, n):
     return trained, problem
 
 
-def seed_row(out, config, flags, seed, trained, attempts, score_episodes):
+def seed_row(out, config, flags, seed, trained, attempts, scoring):
     """One seed's row, its saved actor scored (None if a signal stopped the scoring)."""
     path = os.path.join(trial_dir(out, config, seed), 'result.json')
     row = finished(out, config, seed)
     if row:  # scored by an attempt killed before the others were
         return row
     actor_score = actor_score_std = None
-    if trained.get('model'):  # none from a run that diverged, nor from the deck's short of its goal
+    if trained.get('model'):  # none from a run that diverged
         try:
-            actor_score, actor_score_std = score_actor(trained['model'], score_episodes)
+            actor_score, actor_score_std = score_actor(trained['model'], *scoring)
         except SystemExit:  # test.py stopped by the signal: score it next time
             return None
     node, node_ip = where()
@@ -237,14 +238,15 @@ def set_aside_damaged(path):
     return kept_as
 
 
-def score_actor(model, episodes):
+def score_actor(model, episodes, seed):
     """The saved actor's score (mean, standard deviation) over `episodes` episodes
-    without noise, as test.py reports it."""
+    without noise from reset seeds seed, seed + 1, ..., as test.py reports it."""
     spec = importlib.util.spec_from_file_location('watch', os.path.join(ROOT, 'test.py'))
     watch = importlib.util.module_from_spec(spec)  # (a module named test would be Python's)
     spec.loader.exec_module(watch)
     with contextlib.redirect_stdout(open(os.devnull, 'w')):
-        scores = watch.main(['--load_model', model, '--no_render', '--episodes', str(episodes)])
+        scores = watch.main(['--load_model', model, '--no_render', '--episodes', str(episodes),
+                             '--seed', str(seed)])
     return statistics.fmean(scores), statistics.pstdev(scores)
 
 
@@ -323,27 +325,3 @@ def write_results(path, rows):
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(path, lambda f: f.write(text.getvalue().encode()))
-
-
-def summary_table(configs, rows):
-    """Per configuration: reached/total, median and worst episodes to the goal, median
-    seconds, and the saved actors' noiseless score (median; worst), over the trials
-    that reached the goal."""
-    lines = ['| configuration | flags | reached | median episodes | worst episodes | '
-             'median seconds | saved actors, no noise (median; worst) |',
-             '|---|---|---|---|---|---|---|']
-    for name, flags in configs:
-        runs = [row for row in rows if row['config'] == name]
-        reached = [row for row in runs if row['reached_goal']]
-        episodes = [row['episodes'] for row in reached]
-        scores = [row['actor_score'] for row in reached]
-        lines.append('| {} | {} | {}/{} | {} | {} | {} | {} |'.format(
-            name, '`{}`'.format(' '.join(flags)) if flags else 'default flags',
-            len(reached), len(runs),
-            '{:.0f}'.format(statistics.median(episodes)) if reached else '-',
-            max(episodes) if reached else '-',
-            '{:.0f}'.format(statistics.median(row['seconds'] for row in reached))
-            if reached else '-',
-            '{:.0f}; {:.0f}'.format(statistics.median(scores), min(scores)) if reached else '-'))
-    return '\n'.join(lines)
-

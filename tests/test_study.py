@@ -90,9 +90,12 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert logged_scores(out, rows[3]) == pytest.approx(single['scores'])  # float32 there
     summary = (out / 'summary.md').read_text()
     assert '6 of 6 trials finished; seeds 500,501.' in summary
-    assert '| c | `--critic_lr 1e5` | 0/2 | - |' in summary
-    assert '| b | `--max_iter_num 3 --tau 0.005` | 0/2 | - |' in summary
-    assert (out / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert '| c | `--critic_lr 1e5` | 0 | - | - | - |' in summary  # no actor to score
+    assert '- c seed 500: no actor_score (training diverged in episode 0' in summary
+    assert '| b | `--max_iter_num 3 --tau 0.005` | 2 | -' in summary
+    assert '| b | -300 | 0/2, 0.00 (0.00 to 0.66) | 3 (3 to 3) |' in summary
+    for name in ('curves.png', 'profiles.png', 'improvement.png'):
+        assert (out / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert 'results: {}/results.csv'.format(out) in result.stdout
     assert re.search(r'^b seed 501: no goal after 3 episodes .* attempt 1$', result.stdout, re.M)
     assert ray_processes() - before == set()  # the Ray it started is gone, all of it
@@ -123,7 +126,7 @@ def test_seeds_per_trial_trains_seeds_together_with_one_row_each(tmp_path):
             assert float(row['score_avg']) == mine['score_avg']
         assert float(row['actor_score']) < 0 and row['run_dir'].startswith('trials/a/seeds')
     again = run_script('study.py', '--out', out, '--seeds_per_trial', 3, *SHORT)
-    assert_clean_error(again, 'a study of 2 seed(s) per trial', '--seeds_per_trial')
+    assert_clean_error(again, 'a study with --seeds_per_trial 2', 'drop --seeds_per_trial')
 
 
 def free_port():
@@ -148,6 +151,12 @@ def free_port():
     (['--address', '127.0.0.1:{port}'], ['cannot reach a Ray cluster at --address 127.0.0.1:',
                                           'ray start --head']),
     (['--address', 'nowhere'], ["--address 'nowhere' is not host:port"]),
+    (['--baseline', 'recipe'], ['--baseline recipe is not a configuration', 'one of: defaults']),
+    (['--seeds', '10005'], ['reset seeds 10000-10099, which holds training seed 10005',
+                            '--score_seed']),
+    (['--config', 'a=--deck_loop --seeds_per_trial 2'], ["--deck_loop runs the deck's own loop"]),
+    (['--config', 'a=--seeds_per_trial 0'],
+     ['argument --seeds_per_trial: 0 is not a positive whole number']),
 ])
 def test_bad_input_gets_one_line_and_starts_nothing(tmp_path, flags, fragments):
     flags = [flag.format(port=free_port()) for flag in flags]

@@ -94,6 +94,17 @@ def test_both_checkpoint_formats_round_trip_and_score_the_same(tmp_path, actor_f
     assert len(scores[0]) == 2 and all(s == scores[0] for s in scores)
 
 
+def test_episode_i_starts_from_reset_seed_seed_plus_i(actor_file):
+    # a named set of starts: the scores of --seed 20 --episodes 3 are those of seeds 20, 21, 22
+    three = run_script('test.py', '--load_model', actor_file, '--episodes', 3, '--no_render',
+                       '--seed', 20)
+    singles = [run_script('test.py', '--load_model', actor_file, '--episodes', 1, '--no_render',
+                          '--seed', seed) for seed in (20, 21, 22)]
+    scores = episode_scores(three.stdout)
+    assert scores == [episode_scores(r.stdout)[0] for r in singles]
+    assert len(set(scores)) == 3
+
+
 def test_noise_is_off_unless_asked(actor_file):
     plain = [run_script('test.py', '--load_model', actor_file, '--episodes', 1, '--no_render')
              for _ in range(2)]

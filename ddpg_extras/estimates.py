@@ -1,0 +1,108 @@
+"""Interval estimates of a study (not in the deck), from rliable (Agarwal et al., "Deep
+Reinforcement Learning at the Edge of the Statistical Precipice", NeurIPS 2021): the
+interquartile mean, median and mean of a configuration's runs, the probability of
+improvement of one configuration over another, performance profiles and learning
+curves, each with a 95% stratified-bootstrap confidence interval over the runs. One
+environment is one task, so the bootstrap resamples runs. The fraction of runs that
+reach the goal has a Wilson interval (statsmodels): a bootstrap of 10 runs out of 10
+gives the interval [1, 1], which claims a certainty that 10 runs cannot give.
+
+Every bootstrap is seeded (the same study gives the same intervals, tested) and each
+configuration is drawn on its own (its intervals do not depend on the others)."""
+import warnings
+
+import numpy as np
+
+REPS = 2000  # bootstrap replications: rliable's default for profiles and improvement
+CONFIDENCE = 0.95
+AGGREGATES = ('IQM', 'median', 'mean')
+
+
+def rliable():
+    """rliable's library and metrics modules (requirements-study.txt)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # its dependencies' import-time warnings
+        from rliable import library, metrics
+    return library, metrics
+
+
+def interval(scores, func, reps=REPS):
+    """(point, low, high) of func over scores (an array of runs first, or a tuple of
+    two such arrays), by rliable's stratified bootstrap; each an array as func's."""
+    library, _ = rliable()
+    # rliable 1.2 resamples with NumPy's global generator (np.random.choice), whatever
+    # random_state says: seed that, and give the caller's state back
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        points, intervals = library.get_interval_estimates(
+            {'x': scores}, func, reps=reps, confidence_interval_size=CONFIDENCE)
+    finally:
+        np.random.set_state(state)
+    return np.asarray(points['x']), intervals['x'][0], intervals['x'][1]
+
+
+def runs(scores):
+    """One configuration's scores as rliable's (runs x tasks) matrix: one task."""
+    return np.asarray(scores, dtype=float).reshape(-1, 1)
+
+
+def aggregate(scores):
+    """{'IQM' | 'median' | 'mean': (point, low, high)} of one configuration's runs. The
+    median is over the runs (NumPy's): rliable's aggregate_median is the median over
+    tasks of each task's mean, which for one task is the mean."""
+    _, metrics = rliable()
+    point, low, high = interval(runs(scores), lambda s: np.array(
+        [metrics.aggregate_iqm(s), np.median(s), metrics.aggregate_mean(s)]))
+    return {name: (point[i], low[i], high[i]) for i, name in enumerate(AGGREGATES)}
+
+
+def iqm(scores):
+    """(point, low, high) of the interquartile mean of one configuration's runs."""
+    _, metrics = rliable()
+    point, low, high = interval(runs(scores), lambda s: np.array([metrics.aggregate_iqm(s)]))
+    return point[0], low[0], high[0]
+
+
+def improvement(scores_x, scores_y):
+    """(point, low, high) of the probability that a run of X scores above a run of Y
+    (ties count half; rliable's, by the Mann-Whitney U statistic), the runs of X and of
+    Y resampled independently."""
+    _, metrics = rliable()
+    point, low, high = interval((runs(scores_x), runs(scores_y)),
+                                lambda x, y: np.array([metrics.probability_of_improvement(x, y)]))
+    return float(point[0]), low[0], high[0]
+
+
+def iqm_difference(scores_x, scores_y):
+    """(point, low, high) of IQM(X) - IQM(Y): by how much X's runs score above Y's, the
+    runs of X and of Y resampled independently."""
+    _, metrics = rliable()
+    point, low, high = interval((runs(scores_x), runs(scores_y)), lambda x, y: np.array(
+        [metrics.aggregate_iqm(x) - metrics.aggregate_iqm(y)]))
+    return float(point[0]), low[0], high[0]
+
+
+def profile(scores, taus):
+    """(fraction of runs above each tau, low, high): a performance profile, rliable's
+    score distribution (library.score_distributions)."""
+    library, _ = rliable()
+    taus = np.asarray(taus, dtype=float)
+    return interval(runs(scores), lambda s: library.score_distributions(s, taus))
+
+
+def iqm_curve(curves):
+    """(IQM at each point, low, high) of runs x points, each run resampled whole: the
+    interquartile mean (rliable's aggregate_iqm, a 25% trimmed mean) of every point's
+    column at once."""
+    from scipy.stats import trim_mean  # what aggregate_iqm computes, for all columns at once
+    curves = np.asarray(curves, dtype=float)
+    return interval(curves[:, None, :],  # runs x one task x points: runs drawn whole
+                    lambda s: trim_mean(s[:, 0, :], proportiontocut=0.25, axis=0))
+
+
+def fraction(count, total):
+    """(count / total, low, high): a 95% Wilson score interval (statsmodels)."""
+    from statsmodels.stats.proportion import proportion_confint
+    low, high = proportion_confint(count, total, alpha=1 - CONFIDENCE, method='wilson')
+    return count / total, float(low), float(high)

@@ -1,0 +1,235 @@
+"""What a study concludes (not in the deck): per configuration, interval estimates of
+its saved actors' noiseless scores and of its final training averages, how many runs
+reached the goal and how fast, and the probability that it improves on the baseline
+configuration (ddpg_extras/estimates.py); as summary.md's tables, statistics.csv and
+one line in words per comparison."""
+import csv
+import io
+import math
+import os
+
+from ddpg_extras import estimates, figures
+from ddpg_extras.files import atomic_write
+
+QUANTITIES = (('actor_score', "saved actors' noiseless score"),
+              ('score_avg', 'final 100-episode average of the training scores'))
+STATISTICS_COLUMNS = ('config', 'quantity', 'statistic', 'value', 'low', 'high', 'runs')
+
+
+def number(value):
+    """value as a finite float, or None (missing, null, nan or not a number)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def config_statistics(name, runs, budget, baseline_scores):
+    """One configuration's statistics: a dict of lists of statistics.csv's rows, by
+    quantity, and what it lacks. budget: (goal_score, max_iter_num)."""
+    goal_score, max_iter_num = budget
+    found, missing = {}, []
+    for quantity, _ in QUANTITIES:
+        scores = [number(row.get(quantity)) for row in runs]
+        missing += ['seed {}: no {} ({})'.format(row['seed'], quantity, why(row))
+                    for row, score in zip(runs, scores) if score is None]
+        scores = [score for score in scores if score is not None]
+        found[quantity] = [(name, quantity, statistic, *estimate, len(scores))
+                           for statistic, estimate in aggregate(scores).items()]
+        if quantity == 'actor_score' and baseline_scores is not None:
+            enough = len(scores) > 1 and len(baseline_scores) > 1
+            found['improvement'] = [(name, quantity, statistic, *(
+                estimate(scores, baseline_scores) if enough else (None, None, None)),
+                len(scores)) for statistic, estimate in (
+                    ('probability of improvement', estimates.improvement),
+                    ('IQM difference', estimates.iqm_difference))]
+    if math.isfinite(goal_score):
+        reached = sum(bool(row['reached_goal']) for row in runs)
+        # a run that did not reach the goal counts as the whole budget, the fewest it could need
+        episodes = [row['episodes'] if row['reached_goal'] else max_iter_num for row in runs]
+        found['goal'] = [(name, 'reached_goal', 'fraction', *estimates.fraction(
+            reached, len(runs)), len(runs)), (name, 'episodes_to_goal', 'IQM', *(
+                estimates.iqm(episodes) if len(runs) > 1 else (episodes[0], None, None)),
+                len(runs))]
+    return found, missing
+
+
+def aggregate(scores):
+    if len(scores) > 1:
+        return estimates.aggregate(scores)
+    return {statistic: (scores[0] if scores else None, None, None)
+            for statistic in estimates.AGGREGATES}
+
+
+def why(row):
+    if row.get('error'):
+        return row['error'].replace('error: ', '').split(';')[0]
+    return 'no saved actor' if not row.get('model') else 'its result.json lacks it'
+
+
+def study_statistics(configs, rows, budgets, baseline):
+    """{config: (statistics, what it lacks)} over the trials that have finished."""
+    by_config = {name: [row for row in rows if row['config'] == name] for name, _ in configs}
+    baseline_scores = [score for score in (number(row.get('actor_score'))
+                                           for row in by_config[baseline]) if score is not None]
+    return {name: config_statistics(name, runs, budgets[name],
+                                    None if name == baseline else baseline_scores)
+            for name, runs in by_config.items() if runs}
+
+
+def estimate_text(value, low, high, digits=1):
+    if value is None:
+        return '-'
+    if low is None:
+        return '{:.{}f}'.format(value, digits)
+    return '{:.{d}f} ({:.{d}f} to {:.{d}f})'.format(value, low, high, d=digits)
+
+
+def tables(configs, statistics, budgets, baseline, protocol):
+    """summary.md's tables: the saved actors, the training averages, the goal (or the
+    fixed budget), and the probability of improvement over the baseline."""
+    flags = dict(configs)
+    sections = []
+    for quantity, title in QUANTITIES:
+        lines = ['**{}**{} (95% confidence intervals):'.format(
+            title[0].upper() + title[1:], protocol if quantity == 'actor_score' else ''), '',
+            '| configuration | flags | runs | IQM | median | mean |', '|---|---|---|---|---|---|']
+        for name, (found, _) in statistics.items():
+            cells = {row[2]: estimate_text(*row[3:6]) for row in found[quantity]}
+            lines.append('| {} | {} | {} | {} | {} | {} |'.format(
+                name, flags_text(flags[name]), found[quantity][0][6],
+                *(cells[s] for s in estimates.AGGREGATES)))
+        sections.append('\n'.join(lines))
+    sections.append(goal_table(statistics, budgets))
+    if len(statistics) > 1 and baseline in statistics:
+        sections.append(improvement_table(statistics, baseline))
+    lacking = ['- {} {}'.format(name, line) for name, (_, missing) in statistics.items()
+               for line in missing]
+    if lacking:
+        sections.append('Not averaged in: these runs have no score.\n\n' + '\n'.join(lacking))
+    return '\n\n'.join(sections)
+
+
+def flags_text(flags):
+    return '`{}`'.format(' '.join(flags)) if flags else 'default flags'
+
+
+def goal_table(statistics, budgets):
+    goal = {name: found['goal'] for name, (found, _) in statistics.items() if 'goal' in found}
+    fixed = ['{} ({} episodes)'.format(name, budgets[name][1]) for name in statistics
+             if name not in goal]
+    lines = []
+    if fixed:
+        lines.append('A fixed budget, no goal (`--goal_score inf`): {}. Each run is scored by '
+                     'the actor it ends with.'.format(', '.join(fixed)))
+    if goal:
+        lines += ['' if fixed else None, '**The goal** (the 100-episode average above '
+                  '`--goal_score`; 95% intervals: Wilson for the fraction, bootstrap for the '
+                  'IQM). A run that did not reach it counts as its whole budget '
+                  '(`--max_iter_num`), the fewest episodes it could have needed:', '',
+                  '| configuration | goal | reached | IQM episodes to the goal |',
+                  '|---|---|---|---|']
+        for name, (fraction, episodes) in goal.items():
+            lines.append('| {} | {:g} | {}/{}, {} | {} |'.format(
+                name, budgets[name][0], round(fraction[3] * fraction[6]), fraction[6],
+                estimate_text(*fraction[3:6], digits=2), estimate_text(*episodes[3:6], digits=0)))
+    return '\n'.join(line for line in lines if line is not None)
+
+
+def improvement_table(statistics, baseline):
+    lines = ['**Against {}**: the probability of improvement, the chance that a run of the '
+             'configuration saves a better actor than a run of {}, and by how much its IQM '
+             'is higher (95% intervals):'.format(baseline, baseline), '',
+             '| configuration | P(better than {}) | IQM difference |'.format(baseline),
+             '|---|---|---|']
+    for name, (found, _) in statistics.items():
+        if name != baseline:
+            p, difference = found['improvement']
+            lines.append('| {} | {} | {} |'.format(name, estimate_text(*p[3:6], digits=2),
+                                                   estimate_text(*difference[3:6])))
+    return '\n'.join(lines + [''] + improvement_words(statistics, baseline))
+
+
+def improvement_words(statistics, baseline):
+    """One line per configuration: whether it beats the baseline, and by how much, in words."""
+    words = []
+    for name, (found, _) in statistics.items():
+        if name == baseline:
+            continue
+        (p, low, high), (d, d_low, d_high) = (row[3:6] for row in found['improvement'])
+        if p is None:
+            words.append('{} against {}: too few scored runs to compare.'.format(name, baseline))
+            continue
+        better, worse = name, baseline
+        if high < 0.5:  # the baseline is better: P(Y > X) = 1 - P(X > Y), ties counting half
+            better, worse, p, low, high = baseline, name, 1 - p, 1 - high, 1 - low
+            d, d_low, d_high = -d, -d_high, -d_low
+        line = '{} beats {} with probability {:.2f} ({:.2f}-{:.2f})'.format(
+            better, worse, p, low, high)
+        if low > 0.5:
+            words.append('{}; its IQM is {} higher.'.format(line, estimate_text(d, d_low, d_high)))
+        else:
+            words.append('{}: the interval holds 0.5, so these runs cannot tell them apart '
+                         '(IQM difference {}).'.format(line, estimate_text(d, d_low, d_high)))
+    return words
+
+
+def statistics_csv(statistics):
+    """statistics.csv: one row per configuration, quantity and statistic."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator='\n')
+    writer.writerow(STATISTICS_COLUMNS)
+    for found, _ in statistics.values():
+        for rows in found.values():
+            writer.writerows([cell if cell is None or isinstance(cell, (str, int)) else
+                              float(cell) for cell in row] for row in rows)  # not np.float64
+    return text.getvalue()
+
+
+def write_report(out, header, configs, rows, budgets, args):
+    """statistics.csv, summary.md (header, then the tables), curves.png, profiles.png
+    and improvement.png of the trials that have finished. args: the study's baseline,
+    scoring and x axis. Returns (the tables, the files written)."""
+    baseline = args.baseline or configs[0][0]
+    protocol = ', each the mean of {} episodes from reset seeds {}-{}'.format(
+        args.score_episodes, args.score_seed, args.score_seed + args.score_episodes - 1)
+    statistics = study_statistics(configs, rows, budgets, baseline)
+    text = tables(configs, statistics, budgets, baseline, protocol) if statistics else (
+        'No trial has finished.')
+    written = [os.path.join(out, name) for name in ('statistics.csv', 'summary.md')]
+    atomic_write(written[0], lambda f: f.write(statistics_csv(statistics).encode()))
+    atomic_write(written[1], lambda f: f.write('{}\n\n{}\n'.format(header, text).encode()))
+    groups = curve_runs(out, rows, args.x)
+    if groups:
+        figures.curves_png(os.path.join(out, 'curves.png'), groups, CURVE_TAGS, args.x)
+        written.append(os.path.join(out, 'curves.png'))
+    scores = {name: [number(row.get('actor_score')) for row in rows if row['config'] == name]
+              for name in statistics}
+    scores = {name: [s for s in runs if s is not None] for name, runs in scores.items()}
+    scores = {name: runs for name, runs in scores.items() if runs}
+    if scores:
+        figures.profiles_png(os.path.join(out, 'profiles.png'), scores, protocol)
+        written.append(os.path.join(out, 'profiles.png'))
+    improvements = {name: found['improvement'][0][3:6] for name, (found, _) in statistics.items()
+                    if 'improvement' in found and found['improvement'][0][3] is not None}
+    if improvements:
+        figures.improvement_png(os.path.join(out, 'improvement.png'), improvements, baseline)
+        written.append(os.path.join(out, 'improvement.png'))
+    return text, written
+
+
+CURVE_TAGS = ('log/score', 'log/score_avg')
+
+
+def curve_runs(out, rows, x):
+    """{config: each of its runs' scalars} of the runs whose logs hold the curves' tags
+    (log/steps too, for curves over steps)."""
+    needed = set(CURVE_TAGS) | ({'log/steps'} if x == 'steps' else set())
+    groups = {}
+    for row in rows:
+        if row.get('run_dir') and row.get('episodes'):
+            run = figures.scalars(os.path.join(out, row['run_dir']), needed)
+            if set(run) == needed:
+                groups.setdefault(row['config'], []).append(run)
+    return groups

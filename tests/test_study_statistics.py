@@ -1,0 +1,206 @@
+"""A study's interval estimates (ddpg_extras/estimates.py, summary.py, figures.py) against
+rliable's own functions, and a real small study's tables and figures."""
+import csv
+import json
+import math
+import re
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from conftest import run_script
+
+rliable = pytest.importorskip('rliable', reason='pip install -r requirements-study.txt')
+pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
+from rliable import library as rly  # noqa: E402
+from rliable import metrics  # noqa: E402
+
+from ddpg_extras import estimates, summary  # noqa: E402
+
+# Ten runs' scores with two outliers, where the IQM, the median and the mean differ
+SKEWED = [-150.0, -160.0, -170.0, -200.0, -155.0, -148.0, -600.0, -152.0, -158.0, -149.0]
+
+
+def reference(scores, func, reps=estimates.REPS):
+    """rliable's get_interval_estimates, called as its README does. It resamples with
+    NumPy's global generator, so that is what seeds it."""
+    np.random.seed(0)
+    points, intervals = rly.get_interval_estimates({'x': scores}, func, reps=reps)
+    return points['x'], intervals['x']
+
+
+def test_the_iqm_median_and_mean_and_their_intervals_are_rliables():
+    found = estimates.aggregate(SKEWED)
+    runs = np.array(SKEWED).reshape(-1, 1)
+    points, intervals = reference(runs, lambda s: np.array(
+        [metrics.aggregate_iqm(s), np.median(s), metrics.aggregate_mean(s)]))
+    for i, name in enumerate(estimates.AGGREGATES):
+        assert found[name] == pytest.approx((points[i], intervals[0, i], intervals[1, i]))
+    assert found['IQM'][0] == pytest.approx(np.mean(sorted(SKEWED)[2:8]))  # the middle half
+    assert found['median'][0] == -156.5 and found['mean'][0] == pytest.approx(-204.2)
+    low, high = found['IQM'][1:]
+    assert low < found['IQM'][0] < high and high - low > 1  # an interval, not a point
+
+
+def test_the_probability_of_improvement_and_its_interval_are_rliables():
+    x, y = SKEWED, [s - 5 for s in SKEWED[::-1]]
+    point, low, high = estimates.improvement(x, y)
+    runs_x, runs_y = np.array(x).reshape(-1, 1), np.array(y).reshape(-1, 1)
+    assert point == pytest.approx(metrics.probability_of_improvement(runs_x, runs_y))
+    points, intervals = reference((runs_x, runs_y), lambda a, b: np.array(
+        [metrics.probability_of_improvement(a, b)]))
+    assert (low, high) == pytest.approx(tuple(intervals[:, 0]))
+
+
+def test_separated_configurations_give_about_1_and_identical_ones_about_half():
+    rng = np.random.default_rng(1)
+    good, bad = rng.normal(-150, 5, 10), rng.normal(-300, 30, 10)
+    point, low, high = estimates.improvement(good, bad)
+    assert point == 1.0 and low > 0.9  # the interval is far from 0.5
+    assert estimates.improvement(bad, good)[2] < 0.1
+    point, low, high = estimates.improvement(good, good)
+    assert point == 0.5 and low < 0.5 < high
+
+
+def test_an_iqm_curve_is_the_iqm_of_each_point_with_runs_resampled_whole():
+    curves = np.random.default_rng(2).normal(-500, 200, (10, 7)).cumsum(axis=1)
+    iqm, low, high = estimates.iqm_curve(curves)
+    assert iqm == pytest.approx([metrics.aggregate_iqm(curves[:, [i]]) for i in range(7)])
+    points, intervals = reference(curves[:, None, :], lambda s: np.array(
+        [metrics.aggregate_iqm(s[:, :, i]) for i in range(7)]), reps=500)
+    found = estimates.interval(curves[:, None, :], lambda s: np.array(
+        [metrics.aggregate_iqm(s[:, :, i]) for i in range(7)]), reps=500)
+    assert found[1] == pytest.approx(intervals[0]) and found[2] == pytest.approx(intervals[1])
+
+
+def test_a_performance_profile_is_rliables_score_distribution():
+    taus = np.linspace(-620, -140, 25)
+    fraction, low, high = estimates.profile(SKEWED, taus)
+    assert fraction == pytest.approx([np.mean(np.array(SKEWED) > tau) for tau in taus])
+    assert np.all(low <= fraction) and np.all(fraction <= high)
+
+
+def test_the_intervals_are_the_same_each_time_and_leave_numpys_generator_alone():
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    first = estimates.aggregate(SKEWED)
+    assert np.array_equal(np.random.get_state()[1], before)
+    np.random.random(5)
+    assert estimates.aggregate(SKEWED) == first
+
+
+def test_the_goal_fraction_has_an_interval_even_at_ten_of_ten():
+    point, low, high = estimates.fraction(10, 10)
+    assert point == 1.0 and high == pytest.approx(1.0) and 0.6 < low < 0.8  # Wilson: 0.72
+
+
+def rows(config, scores, reached=True, episodes=150):
+    return [{'config': config, 'seed': 500 + i, 'actor_score': score, 'score_avg': score - 50,
+             'reached_goal': reached, 'episodes': episodes, 'model': 'm.pth', 'error': None}
+            for i, score in enumerate(scores)]
+
+
+def test_a_missing_or_damaged_score_is_reported_and_not_averaged_in():
+    runs = rows('a', SKEWED)
+    runs[3]['actor_score'] = None  # missing
+    runs[6]['actor_score'] = float('nan')  # damaged
+    runs[8]['actor_score'] = 'oops'
+    statistics = summary.study_statistics([('a', [])], runs, {'a': (-300, 500)}, 'a')
+    found, missing = statistics['a']
+    kept = [s for i, s in enumerate(SKEWED) if i not in (3, 6, 8)]
+    iqm = next(row for row in found['actor_score'] if row[2] == 'IQM')
+    assert iqm[3:] == pytest.approx((*estimates.aggregate(kept)['IQM'], 7))
+    assert missing == ['seed 503: no actor_score (its result.json lacks it)',
+                       'seed 506: no actor_score (its result.json lacks it)',
+                       'seed 508: no actor_score (its result.json lacks it)']
+    text = summary.tables([('a', [])], statistics, {'a': (-300, 500)}, 'a', '')
+    assert 'Not averaged in: these runs have no score.' in text
+    assert '- a seed 506: no actor_score' in text and '| a | default flags | 7 |' in text
+
+
+def test_runs_short_of_the_goal_count_as_their_whole_budget():
+    runs = rows('a', SKEWED[:6], episodes=120) + rows('a', SKEWED[6:], reached=False,
+                                                      episodes=300)
+    found, _ = summary.study_statistics([('a', [])], runs, {'a': (-300, 300)}, 'a')['a']
+    fraction, episodes = found['goal']
+    assert fraction[3:6] == pytest.approx(estimates.fraction(6, 10))
+    assert episodes[3] == pytest.approx(metrics.aggregate_iqm(
+        np.array([120] * 6 + [300] * 4).reshape(-1, 1)))
+
+
+def test_the_words_say_which_configuration_is_better_and_when_none_can_be_told():
+    configs = [('base', []), ('better', ['--tau', '0.005']), ('same', [])]
+    rng = np.random.default_rng(3)
+    base = list(rng.normal(-200, 10, 10))
+    runs = rows('base', base) + rows('better', list(rng.normal(-150, 5, 10))) + rows(
+        'same', base)
+    budgets = dict.fromkeys(['base', 'better', 'same'], (-300, 500))
+    statistics = summary.study_statistics(configs, runs, budgets, 'base')
+    words = summary.improvement_words(statistics, 'base')
+    difference = estimates.iqm_difference([r['actor_score'] for r in runs[10:20]], base)
+    assert 30 < difference[1] < difference[0] < difference[2] < 70  # about 200 - 150
+    assert words[0] == ('better beats base with probability 1.00 (1.00-1.00); its IQM is '
+                        '{:.1f} ({:.1f} to {:.1f}) higher.'.format(*difference))
+    assert re.fullmatch(r'same beats base with probability 0\.50 \(0\.\d\d-0\.\d\d\): the '
+                        r'interval holds 0\.5, so these runs cannot tell them apart \(IQM '
+                        r'difference 0\.0 \(-\d+\.\d to \d+\.\d\)\)\.', words[1])
+    # with better as the baseline, the line still names the better one first
+    statistics = summary.study_statistics(configs, runs, budgets, 'better')
+    d, low, high = estimates.iqm_difference(base, [r['actor_score'] for r in runs[10:20]])
+    assert summary.improvement_words(statistics, 'better')[0] == (
+        'better beats base with probability 1.00 (1.00-1.00); its IQM is '
+        '{:.1f} ({:.1f} to {:.1f}) higher.'.format(-d, -high, -low))
+
+
+def png(path):
+    image = iio.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 150 and image.shape[1] > 400
+    assert np.ptp(image[..., :3]) > 100  # something is drawn on it
+
+
+def test_a_real_study_writes_its_statistics_and_three_figures(tmp_path):
+    out = tmp_path / 'study'
+    result = run_script('study.py', '--config', 'a=--max_iter_num 3', '--config',
+                        'b=--max_iter_num 3 --tau 0.005 --seeds_per_trial 3', '--seeds',
+                        '500-502', '--score_episodes', 3, '--x', 'steps', '--out', out)
+    assert result.returncode == 0, result.stderr
+    for name in ('curves.png', 'profiles.png', 'improvement.png'):
+        png(out / name)
+    with open(out / 'statistics.csv') as f:
+        table = list(csv.DictReader(f))
+    with open(out / 'results.csv') as f:
+        scores = {(r['config'], r['seed']): float(r['actor_score']) for r in csv.DictReader(f)}
+    iqm = {r['config']: r for r in table if (r['quantity'], r['statistic']) == (
+        'actor_score', 'IQM')}
+    for config in 'ab':
+        expected = estimates.aggregate([scores[config, s] for s in ('500', '501', '502')])
+        assert float(iqm[config]['value']) == pytest.approx(expected['IQM'][0])
+        assert float(iqm[config]['low']) == pytest.approx(expected['IQM'][1])
+    assert 'b beats a with probability' in result.stdout
+    text = (out / 'summary.md').read_text()
+    assert 'each the mean of 3 episodes from reset seeds 10000-10002' in text
+    assert '| b | `--max_iter_num 3 --tau 0.005 --seeds_per_trial 3` | 3 |' in text
+    # every saved actor was scored on the same starts, as test.py scores it
+    model = json.loads((out / 'trials' / 'a' / 'seed501' / 'result.json').read_text())['model']
+    watched = run_script('test.py', '--load_model', out / model, '--no_render', '--episodes', 3,
+                         '--seed', 10000)
+    mean = float(re.search(r'^score: (-?[\d.]+) ±', watched.stdout, re.M).group(1))
+    assert mean == pytest.approx(scores['a', '501'], abs=0.01)
+    again = run_script('study.py', '--out', out, '--score_episodes', 4)
+    assert again.returncode == 1 and 'a study with --score_episodes 3' in again.stderr
+
+
+def test_a_fixed_budget_study_reads_as_one(tmp_path):
+    out = tmp_path / 'study'
+    result = run_script('study.py', '--config', 'a=--goal_score inf --max_iter_num 2',
+                        '--seeds', '500-501', '--score_episodes', 2, '--out', out)
+    assert result.returncode == 0, result.stderr
+    assert ('A fixed budget, no goal (`--goal_score inf`): a (2 episodes). Each run is scored '
+            'by the actor it ends with.') in result.stdout
+    assert '**The goal**' not in result.stdout and 'nothing' not in result.stdout
+    with open(out / 'results.csv') as f:
+        assert all(math.isfinite(float(r['actor_score'])) for r in csv.DictReader(f))
+    png(out / 'curves.png')
+    png(out / 'profiles.png')
+    assert not (out / 'improvement.png').exists()  # one configuration: nothing to compare
