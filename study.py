@@ -8,7 +8,8 @@ a Ray cluster (not in the deck).
 
 Each trial is `python train.py` with its own seed and folders, one thread, in a Ray
 worker. Ray retries a trial whose worker or node dies; the trial then resumes from its
-last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again.
+last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again. It ends
+with interval estimates of every configuration (rliable; ddpg_extras/summary.py).
 """
 import argparse
 import contextlib
@@ -242,7 +243,10 @@ def run_trials(ray, out, todo, args, total):
     pending, failed = list(refs), []
     try:
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            # back in Python every second, so that a Ctrl-C is seen however Ray waits
+            ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            if not ready:
+                continue
             name, seeds = refs[ready[0]]
             try:
                 rows = ray.get(ready[0])

@@ -13,7 +13,10 @@ utils.py, train.py and test.py read like the slides:
 - progress.py     the progress bar, or plain lines in a log file
 - run.py          a training run's plumbing, one line at a time in train.py's loop
 - video.py        test.py's recordings (MP4, GIF)
-- trials.py       one trial of a seed study (study.py), and the study's tables
+- trials.py       one trial of a seed study (study.py), and results.csv
+- estimates.py    interval estimates from rliable: IQM, probability of improvement, profiles
+- summary.py      what a study concludes: its tables, statistics.csv, the lines in words
+- figures.py      a study's figures (curves, profiles, improvement), and reading TensorBoard
 - ownership.py    one driver per study folder: its lock, and taking over a dead one's
 - cluster.py      Ray for a study: started here or joined, one line where it cannot be
 - batched.py      many seeds' networks stacked, and the update for all of them at once

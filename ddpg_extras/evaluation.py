@@ -5,12 +5,12 @@ import torch
 
 def evaluate(actor, env, episodes, seed):
     """The mean score of the actor without noise, as test.py measures it: `episodes`
-    episodes from the start states that `seed` gives, the same at every evaluation."""
+    episodes, episode i from reset seed seed + i, the same at every evaluation."""
     low, high = env.action_space.low, env.action_space.high
     device = next(actor.parameters()).device
     scores = []
     for episode in range(episodes):
-        state, _ = env.reset(seed=seed if episode == 0 else None)
+        state, _ = env.reset(seed=seed + episode)
         done, score = False, 0.0
         while not done:
             with torch.inference_mode():

@@ -51,9 +51,11 @@ def run_x(run, tag, x):
     return np.asarray([steps[episode] for episode in episodes], dtype=float)
 
 
-def curves_png(path, groups, tags, x='episodes'):
+def curves_png(path, groups, tags, x='episodes', colors=None):
     """One panel per tag and a panel of how many runs still train; per configuration
-    (groups: {name: [each run's scalars]}), the IQM over its runs and a 95% band."""
+    (groups: {name: [each run's scalars]}), the IQM over its runs and a 95% band. colors:
+    {name: a matplotlib color}, the same in each of a study's figures."""
+    colors = colors or {}
     figure, axes = plt.subplots(len(tags) + 1, 1, sharex=True, figsize=(8, 2.8 * len(tags) + 1.8),
                                 gridspec_kw={'height_ratios': [3] * len(tags) + [1]})
     for ax, tag in zip(axes, tags):
@@ -64,7 +66,7 @@ def curves_png(path, groups, tags, x='episodes'):
             matrix = np.stack([held(r, run[tag][1], grid) for r, run in zip(xs, runs)])
             grid, matrix = grid[~np.isnan(matrix).any(0)], matrix[:, ~np.isnan(matrix).any(0)]
             iqm, low, high = estimates.iqm_curve(matrix)
-            line, = ax.plot(grid, iqm, linewidth=1.3,
+            line, = ax.plot(grid, iqm, linewidth=1.3, color=colors.get(name),
                             label='{}: IQM of {} runs, 95% interval'.format(name, len(runs)))
             ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.25, lw=0)
             if ax is axes[0]:
@@ -78,13 +80,13 @@ def curves_png(path, groups, tags, x='episodes'):
     axes[-1].set_ylim(0, max(len(runs) for runs in groups.values()) + 0.5)
     axes[-1].grid(alpha=0.3)
     axes[-1].set_xlabel('episode' if x == 'episodes' else 'environment steps')
-    figure.suptitle('Training scores; a run that has ended (its goal, a divergence) holds its '
-                    'last value',
+    figure.suptitle('Training scores; a run that has ended (its goal, its budget, a '
+                    'divergence) holds its last value',
                     fontsize='medium')
     save(figure, path)
 
 
-def profiles_png(path, scores, protocol):
+def profiles_png(path, scores, protocol, colors=None):
     """Performance profiles: per configuration ({name: its runs' scores}), the fraction
     of runs whose saved actor scores above tau, over tau, with a 95% band."""
     every = np.concatenate([np.asarray(s, dtype=float) for s in scores.values()])
@@ -93,7 +95,8 @@ def profiles_png(path, scores, protocol):
     figure, ax = plt.subplots(figsize=(8, 4.5))
     for name, runs in scores.items():
         fraction, low, high = estimates.profile(runs, taus)
-        line, = ax.plot(taus, fraction, linewidth=1.3, label='{} ({} runs)'.format(name, len(runs)))
+        line, = ax.plot(taus, fraction, linewidth=1.3, color=(colors or {}).get(name),
+                        label='{} ({} runs)'.format(name, len(runs)))
         ax.fill_between(taus, low, high, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel("tau: the saved actor's noiseless score{}".format(protocol))
     ax.set_ylabel('fraction of runs scoring above tau')
@@ -104,17 +107,18 @@ def profiles_png(path, scores, protocol):
     save(figure, path)
 
 
-def improvement_png(path, improvements, baseline):
+def improvement_png(path, improvements, baseline, colors=None):
     """The probability of improvement of each configuration over the baseline
     ({name: (point, low, high)}), with its 95% interval."""
     names = list(improvements)
     figure, ax = plt.subplots(figsize=(8, 2 + 0.5 * len(names)))
     for row, name in enumerate(names):
         point, low, high = improvements[name]
-        ax.errorbar(point, row, xerr=[[point - low], [high - point]], fmt='o', capsize=4)
+        ax.errorbar(point, row, xerr=[[point - low], [high - point]], fmt='o', capsize=4,
+                    color=(colors or {}).get(name))
     ax.axvline(0.5, color='grey', linestyle='--', linewidth=1, label='0.5: no better, no worse')
     ax.set_yticks(range(len(names)), names)
-    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_ylim(len(names) - 0.4, -0.6)  # the first configuration at the top
     ax.set_xlim(0, 1)
     ax.set_xlabel('P(a run of the configuration saves a better actor than a run of {})'.format(
         baseline))

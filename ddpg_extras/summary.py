@@ -200,21 +200,23 @@ def write_report(out, header, configs, rows, budgets, args):
     written = [os.path.join(out, name) for name in ('statistics.csv', 'summary.md')]
     atomic_write(written[0], lambda f: f.write(statistics_csv(statistics).encode()))
     atomic_write(written[1], lambda f: f.write('{}\n\n{}\n'.format(header, text).encode()))
+    colors = {name: 'C{}'.format(i % 10) for i, (name, _) in enumerate(configs)}
     groups = curve_runs(out, rows, args.x)
     if groups:
-        figures.curves_png(os.path.join(out, 'curves.png'), groups, CURVE_TAGS, args.x)
+        figures.curves_png(os.path.join(out, 'curves.png'), groups, CURVE_TAGS, args.x, colors)
         written.append(os.path.join(out, 'curves.png'))
     scores = {name: [number(row.get('actor_score')) for row in rows if row['config'] == name]
               for name in statistics}
     scores = {name: [s for s in runs if s is not None] for name, runs in scores.items()}
     scores = {name: runs for name, runs in scores.items() if runs}
     if scores:
-        figures.profiles_png(os.path.join(out, 'profiles.png'), scores, protocol)
+        figures.profiles_png(os.path.join(out, 'profiles.png'), scores, protocol, colors)
         written.append(os.path.join(out, 'profiles.png'))
     improvements = {name: found['improvement'][0][3:6] for name, (found, _) in statistics.items()
                     if 'improvement' in found and found['improvement'][0][3] is not None}
     if improvements:
-        figures.improvement_png(os.path.join(out, 'improvement.png'), improvements, baseline)
+        figures.improvement_png(os.path.join(out, 'improvement.png'), improvements, baseline,
+                                colors)
         written.append(os.path.join(out, 'improvement.png'))
     return text, written
 
@@ -230,6 +232,7 @@ def curve_runs(out, rows, x):
     for row in rows:
         if row.get('run_dir') and row.get('episodes'):
             run = figures.scalars(os.path.join(out, row['run_dir']), needed)
-            if set(run) == needed:
+            if set(run) == needed and (x == 'episodes' or set(run['log/score'][0]) <= set(
+                    run['log/steps'][0])):  # (a run logged before log/steps existed has none)
                 groups.setdefault(row['config'], []).append(run)
     return groups

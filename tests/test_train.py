@@ -183,6 +183,7 @@ def test_tensorboard_logs_read_back_with_tensorboards_reader(tmp_path):
     avg = events.Scalars('log/score_avg')
     np.testing.assert_allclose([e.value for e in avg],
                                np.cumsum(result['scores']) / [1, 2, 3], rtol=1e-6)
+    assert [e.value for e in events.Scalars('log/steps')] == [200, 400, 600]  # so far
     # Updates start after batch_size steps, inside the first episode.
     for tag in ('train/critic_loss', 'train/actor_loss', 'train/q_value', 'train/q_value_std',
                 'train/critic_grad_norm', 'train/actor_grad_norm', 'actor/action_mean',
