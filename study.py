@@ -237,7 +237,7 @@ def run_trials(ray, out, todo, args, total):
     refs = {task.remote(os.path.abspath(out), name, flags, seeds,
                         (args.score_episodes, args.score_seed), deck_loop, k > 1): (name, seeds)
             for name, flags, seeds, deck_loop, k in todo}
-    bar = tqdm(total=total, initial=total - sum(len(todo_item[2]) for todo_item in todo),
+    bar = tqdm(total=total, initial=total - sum(len(seeds) for _, _, seeds, _, _ in todo),
                unit='trial', file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty())
     say = print if bar.disable else bar.write
     pending, failed = list(refs), []
@@ -354,7 +354,8 @@ def run_study(ray, out, configs, seeds, args):
             for group in (seeds[i:i + k] for i in range(0, len(seeds), k))
             if not all(finished(out, name, seed) for seed in group)]
     print('study {}: {} configuration(s) x {} seed(s); {} of {} trials to run{}'.format(
-        out, len(configs), len(seeds), sum(len(item[2]) for item in todo), len(trials),
+        out, len(configs), len(seeds), sum(len(group) for _, _, group, _, _ in todo),
+        len(trials),
         ', {} seeds together in each process'.format(args.seeds_per_trial)
         if args.seeds_per_trial > 1 else ''), flush=True)
     for name, _, group, _, k in todo:  # what is damaged, and what is done again

@@ -12,16 +12,19 @@ import csv
 import json
 import os
 import shlex
-import shutil
 import statistics
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from ddpg_extras.checks import fail  # noqa: E402
-from ddpg_extras.files import write_json  # noqa: E402
-from ddpg_extras.trials import score_actor  # noqa: E402
+from ddpg_extras.checks import fail, seeds_name  # noqa: E402
+from ddpg_extras.files import (  # noqa: E402
+    atomic_write,
+    read_whole_json,
+    write_json,
+)
+from ddpg_extras.trials import results_problem, score_actor  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('study', help='a finished study folder (study.py --out)')
@@ -31,16 +34,17 @@ parser.add_argument('--to', default=os.path.join(ROOT, 'save_model', 'pretrained
                     help='where the chosen actor goes')
 
 
-def seeds_text(seeds):
-    if seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return '{}-{}'.format(seeds[0], seeds[-1])
-    return ','.join(map(str, seeds))
-
-
 def main(argv=None):
     args = parser.parse_args(argv)
-    with open(os.path.join(args.study, 'study.json')) as f:
-        study = json.load(f)
+    study, problem = read_whole_json(os.path.join(args.study, 'study.json'), lambda s: (
+        isinstance(s, dict) and {'configs', 'seeds', 'score_seed', 'score_episodes'} <= set(s)))
+    if problem:
+        fail('{}/study.json is {}: give the folder of a study made by study.py'.format(
+            args.study, problem))
+    problem = results_problem(os.path.join(args.study, 'results.csv'))
+    if problem or not os.path.exists(os.path.join(args.study, 'results.csv')):
+        fail('{}/results.csv does not read ({}): run python study.py --out {} to finish the '
+             'study'.format(args.study, problem or 'missing', args.study))
     with open(os.path.join(args.study, 'results.csv')) as f:
         rows = [row for row in csv.DictReader(f) if row['actor_score']]
     if not rows:
@@ -53,7 +57,9 @@ def main(argv=None):
     best = max(rows, key=lambda row: float(row['actor_score']))
     model = os.path.join(args.study, best['model'])
     mean, std = score_actor(model, args.episodes, args.seed)
-    shutil.copyfile(model, args.to)
+    with open(model, 'rb') as f:
+        weights = f.read()
+    atomic_write(args.to, lambda f: f.write(weights))  # whole or not at all
     with open(model + '.json') as f:
         info = json.load(f)
     scores = [float(row['actor_score']) for row in rows]
@@ -62,7 +68,8 @@ def main(argv=None):
         'command': 'python study.py ' + ' '.join(
             '--config {}'.format(shlex.quote('{}={}'.format(name, ' '.join(flags))))
             for name, flags in study['configs']) + ' --seeds {} --score_episodes {} '
-            '--score_seed {}'.format(seeds_text(study['seeds']), study['score_episodes'],
+            '--score_seed {}'.format(seeds_name(study['seeds']).replace('_', ','),
+                                     study['score_episodes'],
                                      study['score_seed']),
         'config': best['config'], 'seed': int(best['seed']),
         'chosen_on': {'reset_seeds': '{}-{}'.format(starts[0], starts[-1]),

@@ -3,6 +3,8 @@
 steps; profiles.png, the performance profiles of the saved actors; improvement.png, the
 probability of improvement over the baseline. Also the reader of a run's TensorBoard
 scalars, which plot.py shares."""
+import os
+
 import matplotlib
 import numpy as np
 
@@ -20,7 +22,9 @@ POINTS = 300  # at most, along a curve's x axis
 
 def scalars(run_dir, tags=None):
     """{tag: (episodes, values)} of the tags (all, without tags) that the run's event
-    files hold, read with TensorBoard's own reader."""
+    files hold, read with TensorBoard's own reader; none where the folder is gone."""
+    if not os.path.isdir(run_dir):
+        return {}
     events = EventAccumulator(run_dir, size_guidance={'scalars': 0})  # 0: every point
     events.Reload()
     return {tag: ([e.step for e in events.Scalars(tag)], [e.value for e in events.Scalars(tag)])

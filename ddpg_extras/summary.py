@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import os
+from collections import namedtuple
 
 from ddpg_extras import estimates, figures
 from ddpg_extras.files import atomic_write
@@ -14,6 +15,15 @@ from ddpg_extras.files import atomic_write
 QUANTITIES = (('actor_score', "saved actors' noiseless score"),
               ('score_avg', 'final 100-episode average of the training scores'))
 STATISTICS_COLUMNS = ('config', 'quantity', 'statistic', 'value', 'low', 'high', 'runs')
+
+
+class Estimate(namedtuple('Estimate', STATISTICS_COLUMNS)):
+    """One row of statistics.csv: a statistic of one quantity of one configuration, its
+    95% interval (low, high; None where there is none), and the runs behind it."""
+
+    @property
+    def interval(self):
+        return self.value, self.low, self.high
 
 
 def number(value):
@@ -35,11 +45,11 @@ def config_statistics(name, runs, budget, baseline_scores):
         missing += ['seed {}: no {} ({})'.format(row['seed'], quantity, why(row))
                     for row, score in zip(runs, scores) if score is None]
         scores = [score for score in scores if score is not None]
-        found[quantity] = [(name, quantity, statistic, *estimate, len(scores))
+        found[quantity] = [Estimate(name, quantity, statistic, *estimate, len(scores))
                            for statistic, estimate in aggregate(scores).items()]
         if quantity == 'actor_score' and baseline_scores is not None:
             enough = len(scores) > 1 and len(baseline_scores) > 1
-            found['improvement'] = [(name, quantity, statistic, *(
+            found['improvement'] = [Estimate(name, quantity, statistic, *(
                 estimate(scores, baseline_scores) if enough else (None, None, None)),
                 len(scores)) for statistic, estimate in (
                     ('probability of improvement', estimates.improvement),
@@ -48,8 +58,8 @@ def config_statistics(name, runs, budget, baseline_scores):
         reached = sum(bool(row['reached_goal']) for row in runs)
         # a run that did not reach the goal counts as the whole budget, the fewest it could need
         episodes = [row['episodes'] if row['reached_goal'] else max_iter_num for row in runs]
-        found['goal'] = [(name, 'reached_goal', 'fraction', *estimates.fraction(
-            reached, len(runs)), len(runs)), (name, 'episodes_to_goal', 'IQM', *(
+        found['goal'] = [Estimate(name, 'reached_goal', 'fraction', *estimates.fraction(
+            reached, len(runs)), len(runs)), Estimate(name, 'episodes_to_goal', 'IQM', *(
                 estimates.iqm(episodes) if len(runs) > 1 else (episodes[0], None, None)),
                 len(runs))]
     return found, missing
@@ -96,9 +106,9 @@ def tables(configs, statistics, budgets, baseline, protocol):
             title[0].upper() + title[1:], protocol if quantity == 'actor_score' else ''), '',
             '| configuration | flags | runs | IQM | median | mean |', '|---|---|---|---|---|---|']
         for name, (found, _) in statistics.items():
-            cells = {row[2]: estimate_text(*row[3:6]) for row in found[quantity]}
+            cells = {row.statistic: estimate_text(*row.interval) for row in found[quantity]}
             lines.append('| {} | {} | {} | {} | {} | {} |'.format(
-                name, flags_text(flags[name]), found[quantity][0][6],
+                name, flags_text(flags[name]), found[quantity][0].runs,
                 *(cells[s] for s in estimates.AGGREGATES)))
         sections.append('\n'.join(lines))
     sections.append(goal_table(statistics, budgets))
@@ -132,8 +142,9 @@ def goal_table(statistics, budgets):
                   '|---|---|---|---|']
         for name, (fraction, episodes) in goal.items():
             lines.append('| {} | {:g} | {}/{}, {} | {} |'.format(
-                name, budgets[name][0], round(fraction[3] * fraction[6]), fraction[6],
-                estimate_text(*fraction[3:6], digits=2), estimate_text(*episodes[3:6], digits=0)))
+                name, budgets[name][0], round(fraction.value * fraction.runs), fraction.runs,
+                estimate_text(*fraction.interval, digits=2),
+                estimate_text(*episodes.interval, digits=0)))
     return '\n'.join(line for line in lines if line is not None)
 
 
@@ -146,8 +157,8 @@ def improvement_table(statistics, baseline):
     for name, (found, _) in statistics.items():
         if name != baseline:
             p, difference = found['improvement']
-            lines.append('| {} | {} | {} |'.format(name, estimate_text(*p[3:6], digits=2),
-                                                   estimate_text(*difference[3:6])))
+            lines.append('| {} | {} | {} |'.format(name, estimate_text(*p.interval, digits=2),
+                                                   estimate_text(*difference.interval)))
     return '\n'.join(lines + [''] + improvement_words(statistics, baseline))
 
 
@@ -157,7 +168,7 @@ def improvement_words(statistics, baseline):
     for name, (found, _) in statistics.items():
         if name == baseline:
             continue
-        (p, low, high), (d, d_low, d_high) = (row[3:6] for row in found['improvement'])
+        (p, low, high), (d, d_low, d_high) = (row.interval for row in found['improvement'])
         if p is None:
             words.append('{} against {}: too few scored runs to compare.'.format(name, baseline))
             continue
@@ -197,42 +208,50 @@ def write_report(out, header, configs, rows, budgets, args):
     statistics = study_statistics(configs, rows, budgets, baseline)
     text = tables(configs, statistics, budgets, baseline, protocol) if statistics else (
         'No trial has finished.')
+    groups, left_out = curve_runs(out, rows, args.x)
+    if left_out:  # a log deleted or cut short: the curves go on without it, and say so
+        text += '\n\ncurves.png leaves out {} run(s) whose logs lack {}: {}'.format(
+            len(left_out), ', '.join(sorted(needed_tags(args.x))), ', '.join(left_out))
     written = [os.path.join(out, name) for name in ('statistics.csv', 'summary.md')]
     atomic_write(written[0], lambda f: f.write(statistics_csv(statistics).encode()))
     atomic_write(written[1], lambda f: f.write('{}\n\n{}\n'.format(header, text).encode()))
     colors = {name: 'C{}'.format(i % 10) for i, (name, _) in enumerate(configs)}
-    groups = curve_runs(out, rows, args.x)
-    if groups:
-        figures.curves_png(os.path.join(out, 'curves.png'), groups, CURVE_TAGS, args.x, colors)
-        written.append(os.path.join(out, 'curves.png'))
-    scores = {name: [number(row.get('actor_score')) for row in rows if row['config'] == name]
+    scores = {name: [score for score in (number(row.get('actor_score')) for row in rows
+                                         if row['config'] == name) if score is not None]
               for name in statistics}
-    scores = {name: [s for s in runs if s is not None] for name, runs in scores.items()}
     scores = {name: runs for name, runs in scores.items() if runs}
+    improvements = {name: found['improvement'][0].interval
+                    for name, (found, _) in statistics.items()
+                    if 'improvement' in found and found['improvement'][0].value is not None}
+    if groups:
+        written.append(os.path.join(out, 'curves.png'))
+        figures.curves_png(written[-1], groups, CURVE_TAGS, args.x, colors)
     if scores:
-        figures.profiles_png(os.path.join(out, 'profiles.png'), scores, protocol, colors)
         written.append(os.path.join(out, 'profiles.png'))
-    improvements = {name: found['improvement'][0][3:6] for name, (found, _) in statistics.items()
-                    if 'improvement' in found and found['improvement'][0][3] is not None}
+        figures.profiles_png(written[-1], scores, protocol, colors)
     if improvements:
-        figures.improvement_png(os.path.join(out, 'improvement.png'), improvements, baseline,
-                                colors)
         written.append(os.path.join(out, 'improvement.png'))
+        figures.improvement_png(written[-1], improvements, baseline, colors)
     return text, written
 
 
 CURVE_TAGS = ('log/score', 'log/score_avg')
 
 
+def needed_tags(x):
+    return set(CURVE_TAGS) | ({'log/steps'} if x == 'steps' else set())
+
+
 def curve_runs(out, rows, x):
-    """{config: each of its runs' scalars} of the runs whose logs hold the curves' tags
-    (log/steps too, for curves over steps)."""
-    needed = set(CURVE_TAGS) | ({'log/steps'} if x == 'steps' else set())
-    groups = {}
+    """({config: each of its runs' scalars} of the runs whose logs hold the curves' tags,
+    log/steps too for curves over steps; the run folders that lack them)."""
+    needed, groups, left_out = needed_tags(x), {}, []
     for row in rows:
-        if row.get('run_dir') and row.get('episodes'):
+        if row.get('run_dir') and row.get('episodes'):  # (the deck's loop logs no curves)
             run = figures.scalars(os.path.join(out, row['run_dir']), needed)
             if set(run) == needed and (x == 'episodes' or set(run['log/score'][0]) <= set(
                     run['log/steps'][0])):  # (a run logged before log/steps existed has none)
                 groups.setdefault(row['config'], []).append(run)
-    return groups
+            else:
+                left_out.append(os.path.join(out, row['run_dir']))
+    return groups, left_out

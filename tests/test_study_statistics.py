@@ -4,6 +4,7 @@ import csv
 import json
 import math
 import re
+import shutil
 
 import imageio.v3 as iio
 import numpy as np
@@ -189,6 +190,14 @@ def test_a_real_study_writes_its_statistics_and_three_figures(tmp_path):
     assert mean == pytest.approx(scores['a', '501'], abs=0.01)
     again = run_script('study.py', '--out', out, '--score_episodes', 4)
     assert again.returncode == 1 and 'a study with --score_episodes 3' in again.stderr
+    # a run's log deleted: the curves go on without it, and the summary says so
+    run_dir = json.loads((out / 'trials' / 'a' / 'seed500' / 'result.json').read_text())['run_dir']
+    shutil.rmtree(out / run_dir)
+    again = run_script('study.py', '--out', out, '--x', 'steps')
+    assert again.returncode == 0, again.stderr
+    assert 'curves.png leaves out 1 run(s) whose logs lack log/score, log/score_avg, ' \
+        'log/steps: {}'.format(out / run_dir) in (out / 'summary.md').read_text()
+    png(out / 'curves.png')
 
 
 def test_a_fixed_budget_study_reads_as_one(tmp_path):
