@@ -13,7 +13,6 @@ with interval estimates of every configuration (rliable; ddpg_extras/summary.py)
 """
 import argparse
 import contextlib
-import copy
 import io
 import os
 import re
@@ -27,7 +26,7 @@ from ddpg_extras.cluster import check_address, import_ray, start_ray
 from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
 from ddpg_extras.summary import write_report
-from ddpg_extras.trials import (
+from trials import (
     ROOT,
     finished,
     results_problem,
@@ -59,7 +58,7 @@ parser.add_argument('--workers', type=positive_int, default=os.cpu_count(),
 parser.add_argument('--retries', type=int, default=3,
                     help='times Ray retries a trial whose worker or node died')
 parser.add_argument('--deck_loop', action='store_true',
-                    help="each trial runs the deck's loop as published (benchmarks/deck_ddpg.py, "
+                    help="each trial runs the deck's loop as published (deck_ddpg.py, "
                          "with its bugs, no checkpoints) instead of train.py: a baseline")
 parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
                     help='seeds trained together in one process per trial (train_seeds.py): '
@@ -135,7 +134,7 @@ def check_config(name, flags):
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
             args = train.parser.parse_args(flags)
-            check_flags(train.parser, args)
+            check_flags(args, train.parser.error)
             make_env(args.env_name).close()
     except SystemExit as e:
         message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
@@ -143,38 +142,40 @@ def check_config(name, flags):
 
 
 def open_study(args):
-    """(out, configs, seeds): a new study folder, or an existing one given the same
-    configurations and seeds (or none, to finish it as it was). Nothing is made or
+    """(out, configs, seeds, the study's flags): a new study folder, or an existing one
+    given the same configurations and seeds (or none, to finish it as it was). The
+    flags are args with the study's settings, a new namespace. Nothing is made or
     changed: a new study's study.json is written once its folder is owned."""
     out = args.out
     study = read_study(out) if out else None
     if study is None:
         configs, seeds = parse_configs(args.config), parse_seeds(default_seeds(args))
-        for flag, default in SETTINGS:
-            setattr(args, flag, default if getattr(args, flag) is None else getattr(args, flag))
+        args = argparse.Namespace(**dict(vars(args), **{
+            flag: default if getattr(args, flag) is None else getattr(args, flag)
+            for flag, default in SETTINGS}))
         for _, flags in configs:  # a deck's loop of seeds together is refused
             trainer(flags, args)
         out = out or os.path.join('studies', '{}_{}'.format(
             '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
-        return out, configs, check_scoring(args, configs, seeds)
+        return out, configs, check_scoring(args, configs, seeds), args
     configs = [(name, flags) for name, flags in study['configs']]
     if args.deck_loop and not study.get('deck_loop'):
         fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
              'choose a new --out'.format(out))
-    args.deck_loop = study.get('deck_loop', False)
     for flag, default in SETTINGS:  # a study keeps how it trains and scores
         stored = study.get(flag, default)
         if getattr(args, flag) not in (None, stored):
             fail('{} is a study with --{} {}; drop --{}, or choose a new --out'.format(
                 out, flag, stored, flag))
-        setattr(args, flag, stored)
     if args.config is not None or args.seeds is not None:
         given = parse_configs(args.config), parse_seeds(default_seeds(args))
         if given != (configs, study['seeds']):
             fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
                  'the same ones, or none, or choose a new --out'.format(
                      out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
-    return out, configs, check_scoring(args, configs, study['seeds'])
+    args = argparse.Namespace(**dict(vars(args), deck_loop=study.get('deck_loop', False), **{
+        flag: study.get(flag, default) for flag, default in SETTINGS}))
+    return out, configs, check_scoring(args, configs, study['seeds']), args
 
 
 # What a study keeps in its study.json, with the defaults of a new one
@@ -318,7 +319,6 @@ def main(argv=None):
     ray = import_ray()
     if args.address:
         check_address(args.address)
-    given = copy.copy(args)
     out = open_study(args)[0]  # a mistake is refused here, before any folder is made
     if args.address:  # so is a cluster that will not take this driver
         start_ray(ray, args, ROOT)
@@ -327,9 +327,8 @@ def main(argv=None):
     except OSError as e:
         fail('cannot make the study folder {}: {}'.format(out, e.strerror or e))
     with FolderLock(out, 'study.lock', resume_command(out) + ' --take_over', args.take_over):
-        args = given  # read again, now that this driver owns the folder
-        args.out = out
-        out, configs, seeds = open_study(args)
+        # read again, now that this driver owns the folder
+        out, configs, seeds, args = open_study(argparse.Namespace(**dict(vars(args), out=out)))
         if not os.path.exists(os.path.join(out, 'study.json')):
             write_study(out, configs, seeds, args)
         return run_study(ray, out, configs, seeds, args)

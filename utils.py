@@ -4,15 +4,14 @@ deck's deque in train.py."""
 import numpy as np
 import torch
 
-from ddpg_extras.fast_update import layer_parameters
-
 
 class OUNoise:
     """Ornstein-Uhlenbeck process, the deck's discretisation (dt = 1):
     X <- X + theta * (mu - X) + sigma * N(0, 1). Its stationary standard deviation
     is sigma / sqrt(2 * theta - theta ** 2), about 0.39 with the deck's defaults."""
 
-    # rng: NumPy's global generator, as in the deck; train_seeds.py gives each seed its own
+    # rng: NumPy's global generator, as in the deck; train_seeds.py gives each seed its own,
+    # with action_size (K, action_size): one row of X per seed
     def __init__(self, action_size, theta, mu, sigma, rng=np.random):
         self.action_size = action_size
         self.rng = rng
@@ -26,7 +25,7 @@ class OUNoise:
 
     def sample(self):
         dx = self.theta * (self.mu - self.X)
-        dx = dx + self.sigma * self.rng.randn(len(self.X))
+        dx = dx + self.sigma * self.rng.randn(*self.X.shape)  # the deck: randn(len(self.X))
         self.X = self.X + dx
 
         return self.X
@@ -53,6 +52,18 @@ def soft_update(net, target_net, tau):
     """target <- tau * net + (1 - tau) * target: tau weights the *online* network."""
     # The deck's loop, one lerp for all parameters (speed): target + tau * (net - target)
     torch._foreach_lerp_(layer_parameters(target_net), layer_parameters(net), tau)
+
+
+def layer_parameters(net):
+    """(fc1.weight, fc1.bias, fc2.weight, fc2.bias, fc3.weight, fc3.bias), looked up
+    once and kept on the network (not in the deck; for speed): nn.Module's attribute
+    lookups are slow Python, and every training step needs them. The same objects stay
+    valid through .to(), load_state_dict and copy.deepcopy, and the state_dict does not
+    change."""
+    params = net.__dict__.get('layer_parameters')
+    if params is None:
+        params = net.__dict__['layer_parameters'] = tuple(net.parameters())
+    return params
 
 
 class ReplayBuffer:

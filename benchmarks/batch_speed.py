@@ -5,17 +5,18 @@ import io
 import statistics
 import tempfile
 import time
-import types
 
+import gymnasium as gym
 import numpy as np
 import torch
-from bench import per_step
 
 import train
 import train_seeds
-from ddpg_extras.batched import SeedNets, sample_batches
+from ddpg_extras.agent import Agent
+from ddpg_extras.batched import SeedNets
+from ddpg_extras.seed_axis import SeedBuffers
 from model import Actor, Critic
-from utils import ReplayBuffer
+from timing import per_step
 
 
 def timed_main(main, argv):
@@ -50,14 +51,15 @@ def batch(args):
     print('\n{} episodes of Pendulum per seed, --device {}, one thread; medians of {} rounds:'
           .format(args.batch_episodes, args.device, args.repeats))
     print('| K | K seeds together, steps/s | K single runs, steps/s | speed-up | per step of '
-          'all K seeds: update, sampling, the rest (us) |')
+          'all K seeds: update, sampling, environments, the rest (us) |')
     print('|---|---|---|---|---|')
     for k in sizes:
         alone = statistics.median(rate(runs[:k]) for runs in singles)
         mine = statistics.median(together[k])
-        update, sampling = costs[k]
-        print('| {} | {:.0f} | {:.0f} | {:.2f}x | {:.0f}, {:.0f}, {:.0f} |'.format(
-            k, mine, alone, mine / alone, update, sampling, k * 1e6 / mine - update - sampling))
+        update, sampling, environments = costs[k]
+        print('| {} | {:.0f} | {:.0f} | {:.2f}x | {:.0f}, {:.0f}, {:.0f}, {:.0f} |'.format(
+            k, mine, alone, mine / alone, update, sampling, environments,
+            k * 1e6 / mine - update - sampling - environments))
 
 
 def rate(runs):
@@ -66,33 +68,38 @@ def rate(runs):
 
 
 def update_costs(sizes, device, hidden=64):
-    """Per K: microseconds of one batched update with its soft update, and of drawing
-    the K mini-batches, each timed alone (full buffers, batch 64)."""
+    """Per K: microseconds of one batched update with its soft update, of drawing the K
+    mini-batches, and of stepping the K environments, each timed alone (full buffers,
+    batch 64)."""
     return {k: update_cost(k, device, hidden) for k in sizes}
 
 
 def update_cost(k, device, hidden):
-    seeds = []
+    agents = []
     for seed in range(k):
         torch.manual_seed(seed)
-        nets = {'actor': Actor(3, 1, hidden), 'target_actor': Actor(3, 1, hidden),
-                'critic': Critic(3, 1, hidden), 'target_critic': Critic(3, 1, hidden)}
-        for net in nets.values():
+        nets = [Actor(3, 1, hidden), Critic(3, 1, hidden), Actor(3, 1, hidden),
+                Critic(3, 1, hidden)]
+        for net in nets:
             net.to(device)
-        seeds.append(types.SimpleNamespace(nets=nets, optimizers={
-            name + '_optimizer': torch.optim.Adam(nets[name].parameters(), lr=1e-3, fused=True)
-            for name in ('actor', 'critic')}))
-    nets = SeedNets(seeds)
-    buffers = [ReplayBuffer(10000, 3, 1, seed, device) for seed in range(k)]
-    for buffer in buffers:
-        buffer.memory[:] = np.random.default_rng(0).standard_normal(buffer.memory.shape)
-        buffer.size = 10000
-    mini_batch = sample_batches(buffers, 64)
+        agents.append(Agent(*nets, *(torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+                                     for net in nets[:2])))
+    nets = SeedNets(agents)
+    buffers = SeedBuffers(range(k), 10000, 3, 1, device)
+    buffers.memory[:] = np.random.default_rng(0).standard_normal(buffers.memory.shape)
+    buffers.size[:] = 10000
+    everyone = np.ones(k, bool)
+    mini_batch = buffers.sample(64, everyone)
 
     def update():
         nets.train_model(mini_batch, 0.99)
         nets.soft_target_update(0.001)
-    return per_step(update, 300), per_step(lambda: sample_batches(buffers, 64), 300)
+    envs = [gym.make('Pendulum-v1') for _ in range(k)]
+    for seed, env in enumerate(envs):
+        env.reset(seed=seed)
+    actions = np.zeros((k, 1))
+    return (per_step(update, 300), per_step(lambda: buffers.sample(64, everyone), 300),
+            per_step(lambda: [env.step(a) for env, a in zip(envs, actions)], 300))
 
 
 def drift(args):

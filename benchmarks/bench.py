@@ -1,4 +1,4 @@
-"""Benchmarks: the project's training loop against the deck's (benchmarks/deck_ddpg.py)
+"""Benchmarks: the project's training loop against the deck's (deck_ddpg.py)
 and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
 
     python benchmarks/bench.py speed            # env steps per second, and where they go
@@ -33,6 +33,7 @@ import torch  # noqa: E402
 import deck_ddpg  # noqa: E402
 import train  # noqa: E402
 from ddpg_extras import fast_update  # noqa: E402
+from timing import per_step  # noqa: E402
 
 
 def one_thread():
@@ -53,10 +54,8 @@ def run_project(seed, episodes=None, flags=()):
 
 
 def run_deck(seed, episodes=None):
-    args = train.parser.parse_args(['--seed', str(seed)])
-    if episodes:
-        args.max_iter_num, args.goal_score = episodes, 1e9
-    return deck_ddpg.main(args)
+    budget = ['--max_iter_num', str(episodes), '--goal_score', '1e9'] if episodes else []
+    return deck_ddpg.main(train.parser.parse_args(['--seed', str(seed), *budget]))
 
 
 def run_sb3(seed, episodes):
@@ -83,19 +82,6 @@ def have_sb3():
         return True
     except ImportError:
         return False
-
-
-def per_step(fn, n=2000):
-    """Median microseconds per call over 5 rounds of n calls."""
-    for _ in range(n // 10):
-        fn()
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        rounds.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(rounds)
 
 
 def breakdown():

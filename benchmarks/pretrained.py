@@ -24,7 +24,7 @@ from ddpg_extras.files import (  # noqa: E402
     read_whole_json,
     write_json,
 )
-from ddpg_extras.trials import results_problem, score_actor  # noqa: E402
+from trials import results_problem, score_actor  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('study', help='a finished study folder (study.py --out)')

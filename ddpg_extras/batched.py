@@ -14,43 +14,51 @@ train_model applied seed by seed."""
 import numpy as np
 import torch
 
-from ddpg_extras.fast_update import adam_lists, fused_adam_step, layer_parameters
-
-NETS = ('actor', 'critic', 'target_actor', 'target_critic')
+from ddpg_extras.agent import NETWORKS
+from ddpg_extras.fast_update import adam_lists, fused_adam_step
+from utils import layer_parameters
 
 
 class SeedNets:
-    """The stacked networks of the seeds that are training. seeds: objects with .nets
-    (train.py's four networks by name) and .optimizers ('actor_optimizer',
-    'critic_optimizer'), all made alike."""
+    """The stacked networks of a cohort's K seeds, made once for its whole life. agents:
+    each seed's Agent, all made alike. A seed that has ended is frozen: nothing the
+    update does reaches its weights or its Adam state again."""
 
-    def __init__(self, seeds):
-        self.stack(seeds)
-
-    def stack(self, seeds):
+    def __init__(self, agents):
         """Stack the seeds' parameters and gradients, then make each seed's tensors
-        views of its slice. Call it again whenever seeds leave, or after a
-        seed's modules or optimizers were loaded from a file: the seeds' own tensors
-        are always the truth."""
-        self.seeds = list(seeds)
-        # One seed left is stacked with a copy of itself: MKL multiplies a stack of one
-        # as a plain matrix, with other rounding, and a seed must not see the others go.
-        self.size = max(2, len(self.seeds))
+        views of its slice: the seeds' own modules and optimizers hold what the
+        batched update writes, and anything loaded into them is in the stacks."""
+        self.agents = list(agents)
+        # A cohort of one seed is stacked with a copy of itself that nothing reads: MKL
+        # multiplies a stack of one as a plain matrix, with other rounding, and a seed
+        # must come out the same whichever seeds share its cohort.
+        self.size = max(2, len(self.agents))
         self.params, self.grads, self.adam, self.steps = {}, {}, {}, {}
-        for name in NETS:
-            seed_params = [layer_parameters(seed.nets[name]) for seed in self.seeds]
+        self.stacks, self.whole, self.plans = {}, {}, {}
+        self.everyone = np.ones(len(self.agents), bool)
+        for name in NETWORKS:
+            seed_params = [layer_parameters(getattr(agent, name)) for agent in self.agents]
             self.params[name], views = _stack(seed_params, self.size)
             for params, params_views in zip(seed_params, views):
                 for p, view in zip(params, params_views):
                     p.data = view
             if name in ('actor', 'critic'):
                 self.grads[name] = self.stack_adam(name, seed_params)
-        actor = self.seeds[0].nets['actor']
+        actor = self.agents[0].actor
         self.tanh = (actor.action_scale, actor.action_bias) if actor.tanh else None
         self.state_size = actor.fc1.in_features
         # soft_target_update's pairs, critic then actor, as one list each for one lerp
         self.targets = self.params['target_critic'] + self.params['target_actor']
         self.onlines = self.params['critic'] + self.params['actor']
+        self.frozen, self.frozen_values = [], []  # ended seeds' target slices, and their values
+
+    def freeze(self, i):
+        """Seed i has ended: the soft update no longer moves its targets (Adam steps only
+        the seeds that update, so its online networks and Adam state stay as they are)."""
+        views = [t[i] for t in self.targets]
+        self.frozen += views
+        self.frozen_values += [view.clone() for view in views]
+        self.plans.clear()  # (a plan keeps the values of the seeds it does not step)
 
     @torch.inference_mode()
     def act(self, states):
@@ -64,9 +72,10 @@ class SeedNets:
                     gradient_clip_critic=None, updating=None):
         """fast_train_model for every seed at once, on a mini_batch of (K, B, ...)
         tensors: seed i's update sees only seed i's slice. Returns each seed's
-        (critic_loss, actor_loss) as a (K, 2) array. updating: the seeds (a list of
-        bools) whose Adam steps; the others' gradients are computed and left unused."""
+        (critic_loss, actor_loss) as a (K, 2) array. updating: the seeds (booleans)
+        whose Adam steps; the others' gradients are computed and left unused."""
         seeds = len(mini_batch[0])
+        updating = None if updating is None else np.asarray(updating, dtype=bool)
         states, actions, rewards, next_states, masks = (_pad(x, self.size) for x in mini_batch)
         batch_size = states.shape[1]
         critic, actor = self.params['critic'], self.params['actor']
@@ -100,35 +109,66 @@ class SeedNets:
         return torch.stack([critic_loss, actor_loss], 1)[:seeds].cpu().numpy()
 
     def adam_step(self, name, updating=None):
-        """Adam's step for one network of the seeds that update: all of them, but while
-        a resumed seed has fewer than a batch of transitions."""
-        if updating is None or all(updating):
-            self.steps[name].add_(1)
-            return fused_adam_step(*self.adam[name])
-        self.steps[name].add_(torch.tensor(updating, dtype=torch.float32,
-                                           device=self.steps[name].device))
-        optimizers = [seed.optimizers[name + '_optimizer']
-                      for seed, on in zip(self.seeds, updating) if on]
-        fused_adam_step(adam_lists(optimizers), optimizers[0].param_groups[0])
+        """Adam's step for one network of the seeds that update (updating: a boolean
+        array, or None for all): not those that have ended, nor a resumed seed that has
+        fewer than a batch of transitions."""
+        updating = self.everyone if updating is None else updating
+        key = (name, updating.tobytes())
+        if key not in self.plans:  # the same seeds update until one ends or joins: kept
+            self.plans[key] = self.adam_plan(name, updating)
+        counted, lists, group, kept = self.plans[key]
+        self.steps[name].add_(counted)
+        fused_adam_step(lists, group)
+        if kept:  # the seeds that did not update, put back as they were
+            torch._foreach_copy_(*kept)
+
+    def adam_plan(self, name, updating):
+        """How adam_step steps these seeds: (what each step count adds, fused_adam_step's
+        lists and group, the tensors of the seeds not updating to put back after it).
+        Where the seeds that update share one step count, one kernel call steps the
+        stacks, and the others' parameters and moments are put back after it; else
+        each updating seed's own tensors are stepped."""
+        steps, on = self.steps[name], np.flatnonzero(updating)
+        counted = torch.tensor(updating, dtype=torch.float32, device=steps.device)
+        if not bool((steps[on] == steps[on[0]]).all()):
+            optimizers = [getattr(self.agents[i], name + '_optimizer') for i in on]
+            return counted, adam_lists(optimizers), optimizers[0].param_groups[0], None
+        (params, grads, exp_avgs, exp_avg_sqs), group = self.stacks[name]
+        whole, n = self.whole[name], len(params)
+        seed_lists = self.adam[name][0]  # every seed's own tensors, n per seed
+        small = [k for i in on for k in range(i * n, (i + 1) * n) if k % n not in whole]
+        lists = [[stack[j] for j in whole] + [tensors[k] for k in small]
+                 for stack, tensors in zip((params, grads, exp_avgs, exp_avg_sqs),
+                                           seed_lists)]
+        lists.append([steps[on[0]]] * len(whole) + [seed_lists[4][k] for k in small])
+        off = [k for i in np.flatnonzero(~updating) for k in range(i * n, (i + 1) * n)]
+        views = [seed_lists[t][k] for t in (0, 2, 3) for k in off]
+        return counted, lists, group, (views, [v.clone() for v in views]) if off else None
 
     @torch.no_grad()
     def soft_target_update(self, tau):
-        """utils.soft_target_update for every seed: one lerp over all the stacks."""
+        """utils.soft_target_update for every seed: one lerp over all the stacks, the
+        frozen seeds' targets then put back as they were."""
         torch._foreach_lerp_(self.targets, self.onlines, tau)
+        if self.frozen:
+            torch._foreach_copy_(self.frozen, self.frozen_values)
 
     def stack_adam(self, name, seed_params):
-        """The gradients of one network of every seed as stacks (the seeds' .grad are
-        views), and Adam's step counts; returns the stacked gradients."""
-        optimizers = [seed.optimizers[name + '_optimizer'] for seed in self.seeds]
+        """The gradients and Adam's moments of one network of every seed as stacks (the
+        seeds' .grad and Adam state are views), and Adam's step counts; returns the
+        stacked gradients."""
+        optimizers = [getattr(agent, name + '_optimizer') for agent in self.agents]
         adam_lists(optimizers)  # Adam's state made now, as its step() would
         for params in seed_params:
             for p in params:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
-        grads, views = _stack([[p.grad for p in params] for params in seed_params], self.size)
-        for params, params_views in zip(seed_params, views):
-            for p, view in zip(params, params_views):
-                p.grad = view
+        grads = self.restack(seed_params, lambda i, p: p.grad,
+                             lambda i, p, view: setattr(p, 'grad', view))
+        moments = [self.restack(seed_params, lambda i, p, key=key: optimizers[i].state[p][key],
+                                lambda i, p, view, key=key: optimizers[i].state[p].update(
+                                    {key: view}))
+                   for key in ('exp_avg', 'exp_avg_sq')]
         # A seed's parameters share one step count, a view of one tensor for all seeds,
         # so that counting a step is one operation, not one per tensor (6 K).
         steps = self.steps[name] = torch.stack([o.state[params[0]]['step']
@@ -136,11 +176,26 @@ class SeedNets:
         for i, (o, params) in enumerate(zip(optimizers, seed_params)):
             for p in params:
                 o.state[p]['step'] = steps[i]
-        # One fused Adam step over each seed's own tensors, not over the stacks: its
-        # vectorised and scalar paths round exp_avg_sq differently, so on a stack a
-        # seed's result would depend on where the stack's tail falls, that is on K.
-        self.adam[name] = adam_lists(optimizers), optimizers[0].param_groups[0]
+        group = optimizers[0].param_groups[0]
+        self.adam[name] = adam_lists(optimizers), group  # each seed's own tensors
+        # Adam on the stacks, for seeds that update at one step count. Its vectorised
+        # and scalar paths round exp_avg_sq differently, so only the tensors whose every
+        # seed's slice fills whole vectors (16 floats) are stepped as stacks, the others
+        # (fc3.bias) seed by seed: no seed's result depends on where a stack's tail
+        # falls, that is on K.
+        self.stacks[name] = (self.params[name], grads, *moments), group
+        self.whole[name] = [j for j, p in enumerate(seed_params[0]) if p.numel() % 16 == 0]
         return grads
+
+    def restack(self, seed_params, get, put):
+        """Stack get(i, p) of each seed i's parameters p; put(i, p, view) puts back
+        each seed's view of its slice."""
+        stacks, views = _stack([[get(i, p) for p in params]
+                                for i, params in enumerate(seed_params)], self.size)
+        for i, (params, params_views) in enumerate(zip(seed_params, views)):
+            for p, view in zip(params, params_views):
+                put(i, p, view)
+        return stacks
 
 
 def _stack(per_seed, size):
@@ -203,15 +258,3 @@ def clip_grad_norms(grads, max_norm):
     scale = (max_norm / (total_norm + 1e-6)).clamp_(max=1.0)[:, None, None]
     for g in grads:
         g.mul_(scale)
-
-
-def sample_batches(replay_buffers, batch_size, updating=None):
-    """A mini-batch for every seed, each drawn from its own buffer by its own generator,
-    as (K, B, ...) tensors. Seeds not updating (updating[i] False) get zeros and draw
-    nothing, as a single run draws nothing before it has a batch."""
-    buffer = replay_buffers[0]
-    rows = np.zeros((len(replay_buffers), batch_size, buffer.memory.shape[1]), np.float32)
-    for i, replay_buffer in enumerate(replay_buffers):
-        if updating is None or updating[i]:
-            rows[i] = replay_buffer.sample_rows(batch_size)
-    return buffer.tensors(rows)

@@ -1,5 +1,6 @@
 """Checkpoints (not in the deck): all a run needs to go on exactly where it stopped,
 and --load_model, which resumes a checkpoint or warm-starts an actor."""
+import argparse
 import copy
 import os
 import random
@@ -7,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from ddpg_extras.checks import fail, given_flags
+from ddpg_extras.checks import fail
 from ddpg_extras.files import (
     actor_bounds,
     actor_sizes,
@@ -30,29 +31,30 @@ CHECKPOINT_KEYS = ('args', 'run', 'episode', 'steps', 'scores', 'seconds', 'acto
                    'replay_buffer', 'ou_noise', 'rng')
 
 
-def load_model_flag(parser, args, argv):
-    """What --load_model names: (path, the loaded file, the checkpoint to resume or
-    None). A checkpoint's flags are taken into args, but for those given anew."""
+def load_model_flag(args, given):
+    """What --load_model names: (args, (path, the loaded file, the checkpoint to resume
+    or None)). Resuming a checkpoint, args is a new namespace: the checkpoint's flags,
+    but for those given anew (given: {flag: value} from the command line)."""
     path = model_path(args.load_model, args.save_path)
     loaded = load_model_file(path)
     if not is_checkpoint(loaded):
-        return path, loaded, None
-    ended = resume_checkpoint(parser, args, argv, path, loaded)
+        return args, (path, loaded, None)
+    args, ended = resume_checkpoint(args, given, path, loaded)
     if ended:
         fail('{} holds a run that has ended: {}; pass a larger --max_iter_num or a higher '
              '--goal_score to train on (python test.py --load_model {} watches its actor)'
              .format(path, ended, path))
-    return path, loaded, loaded
+    return args, (path, loaded, loaded)
 
 
-def resume_checkpoint(parser, args, argv, path, loaded):
-    """Check a loaded checkpoint and take its flags into args; returns why its run has
-    ended under them, or None if it trains on."""
+def resume_checkpoint(args, given, path, loaded):
+    """Check a loaded checkpoint; returns (the run's flags as resumed, a new namespace;
+    why its run has ended under them, or None if it trains on)."""
     if not is_whole(loaded):
         fail('{} is an incomplete checkpoint; resume from another one, or point '
              '--load_model at a saved actor to warm-start from it'.format(path))
-    resume_flags(parser, args, argv, loaded, path)
-    return run_ended(loaded, args.max_iter_num, args.goal_score)
+    args = resume_flags(args, given, loaded, path)
+    return args, run_ended(loaded, args.max_iter_num, args.goal_score)
 
 
 def is_whole(state):
@@ -61,11 +63,17 @@ def is_whole(state):
             and all(flag in state['args'] for flag in RUN_FLAGS + ('max_iter_num', 'goal_score')))
 
 
+def reached_goal(recent_rewards, goal_score):
+    """The goal test: the last 100 episodes average above --goal_score (the deck tested
+    the mean of however many there were; a full window here)."""
+    return len(recent_rewards) == 100 and np.mean(recent_rewards) > goal_score
+
+
 def run_ended(state, max_iter_num, goal_score):
     """Why the run a checkpoint holds has ended under these flags, as train.py's loop
     would have ended it, or None if it would train on."""
     episodes, recent = state['episode'], state['scores'][-100:]
-    if len(recent) == 100 and np.mean(recent) > goal_score:  # train.py's goal test
+    if reached_goal(recent, goal_score):
         return 'the last 100 of its {} episodes average {:.2f} > --goal_score {:g}'.format(
             episodes, np.mean(recent), goal_score)
     if episodes >= max_iter_num:
@@ -73,11 +81,11 @@ def run_ended(state, max_iter_num, goal_score):
     return None
 
 
-def resume_flags(parser, args, argv, checkpoint, path):
-    """Take the run's flags from its checkpoint, but for those given on the command line.
-    One that defines the run, given with another value, is refused: the run would no
-    longer be the same run."""
-    given, kept = given_flags(parser, argv), checkpoint['args']
+def resume_flags(args, given, checkpoint, path):
+    """The run's flags from its checkpoint, but for those given on the command line, as
+    a new namespace. One that defines the run, given with another value, is refused:
+    the run would no longer be the same run."""
+    kept = checkpoint['args']
     for flag in RUN_FLAGS:
         saved, value = kept[flag], given.get(flag, kept[flag])
         if value != saved:
@@ -86,11 +94,11 @@ def resume_flags(parser, args, argv, checkpoint, path):
                     else 'with --{} {}'.format(flag, saved))
             fail('{} is a run made {}; a resumed run keeps the flags it started with, so drop '
                  '--{}{}'.format(path, made, flag, '' if value is True else ' {}'.format(value)))
-    for flag in vars(args):
-        if flag in kept and flag not in given and flag not in NOT_KEPT:
-            setattr(args, flag, kept[flag])
+    flags = {flag: kept[flag] if flag in kept and flag not in given and flag not in NOT_KEPT
+             else value for flag, value in vars(args).items()}
     if 'save_path' not in given:  # where the run's checkpoint is now, should it have moved
-        args.save_path = os.path.dirname(path) or '.'
+        flags['save_path'] = os.path.dirname(path) or '.'
+    return argparse.Namespace(**flags)
 
 
 def warm_start(actor, path, loaded, args, env_name):
@@ -108,15 +116,15 @@ def warm_start(actor, path, loaded, args, env_name):
     print('warm start: actor from {} (the critic starts fresh)'.format(path))
 
 
-def capture(nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
+def capture(agent, replay_buffer, ou_noise, env, probe_rng):
     """Copies of all that changes while a run trains: the networks, the optimizers, the
     replay buffer, the OU noise and every random generator."""
     numpy_state = ou_noise.rng.get_state(legacy=False)  # the noise's: NumPy's global in train.py
     numpy_state['state']['key'] = numpy_state['state']['key'].tolist()  # for weights_only
     state = {name: {k: v.detach().to('cpu', copy=True) for k, v in net.state_dict().items()}
-             for name, net in nets.items()}
+             for name, net in agent.networks().items()}
     state.update((name, copy_state_dict(optimizer.state_dict()))
-                 for name, optimizer in optimizers.items())
+                 for name, optimizer in agent.optimizers().items())
     state.update(replay_buffer=replay_buffer.state_dict(), ou_noise=ou_noise.X.tolist(), rng={
         'random': random.getstate(), 'numpy': numpy_state, 'torch': torch.get_rng_state(),
         'env': env.unwrapped.np_random.bit_generator.state,
@@ -133,11 +141,11 @@ def copy_state_dict(state_dict):
             'param_groups': copy.deepcopy(state_dict['param_groups'])}
 
 
-def restore(state, nets, optimizers, replay_buffer, ou_noise, env, probe_rng):
+def restore(state, agent, replay_buffer, ou_noise, env, probe_rng):
     """Put back what capture() took."""
-    for name, net in nets.items():
+    for name, net in agent.networks().items():
         net.load_state_dict(state[name])
-    for name, optimizer in optimizers.items():
+    for name, optimizer in agent.optimizers().items():
         optimizer.load_state_dict(state[name])
     replay_buffer.load_state_dict(state['replay_buffer'])
     ou_noise.X = np.array(state['ou_noise'], dtype=np.float64)

@@ -16,14 +16,14 @@ def fail(message):
     raise SystemExit(f"error: {message}")
 
 
-UNSET = object()
-
-
-def given_flags(parser, argv=None):
-    """{flag: value} of the flags given on the command line (argv), not defaulted."""
-    blank = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([])), UNSET))
-    given = parser.parse_args(argv, blank)
-    return {flag: value for flag, value in vars(given).items() if value is not UNSET}
+def parse_flags(parser, argv=None):
+    """(args, given): the parsed flags, and {flag: value} of those given on the command
+    line rather than defaulted. Worked out once, at a script's entry; args is never
+    changed after (what a checkpoint or a study sets makes a new namespace)."""
+    args = parser.parse_args(argv)
+    unset = object()
+    marked = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args), unset)))
+    return args, {flag: value for flag, value in vars(marked).items() if value is not unset}
 
 
 def _number(text, ok, what):
@@ -80,21 +80,21 @@ def check_writable(folder, flag):
              f"choose a folder you can write to with {flag}")
 
 
-def check_flags(parser, args):
+def check_flags(args, usage_error):
     """The checks of train.py's flags that argparse cannot make one flag at a time;
-    returns the device."""
+    returns the device. usage_error: the parser's error(), argparse's usage line."""
     if args.replay_buffer_size < args.batch_size:
-        parser.error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
+        usage_error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
                      '{})'.format(args.replay_buffer_size, args.batch_size))
-    return check_device(parser, args.device)
+    return check_device(usage_error, args.device)
 
 
-def check_device(parser, name):
+def check_device(usage_error, name):
     """torch.device(name), or one line saying why it cannot be used."""
     try:
         device = torch.device(name)
     except RuntimeError:
-        parser.error('--device {!r} is not a device PyTorch knows; use cpu or cuda'.format(name))
+        usage_error('--device {!r} is not a device PyTorch knows; use cpu or cuda'.format(name))
     if device.type == 'cuda':
         if not torch.cuda.is_available():
             fail('--device {}: this PyTorch sees no CUDA GPU (a CPU-only build, or no '

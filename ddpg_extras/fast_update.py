@@ -5,6 +5,8 @@ deck's autograd form, to 1e-6. Both networks are fc1 -> ReLU -> fc2 -> ReLU -> f
 import torch
 import torch.nn.functional as F
 
+from utils import layer_parameters
+
 
 @torch.inference_mode()  # like no_grad, and skips autograd's dispatch entirely
 def fast_train_model(actor, critic, target_actor, target_critic,
@@ -68,17 +70,6 @@ def forward_saving(net, x):
         t = out.tanh_()
         return torch.addcmul(net.action_bias, t, net.action_scale), (x, h1, h2, t)
     return out, (x, h1, h2)
-
-
-def layer_parameters(net):
-    """(fc1.weight, fc1.bias, fc2.weight, fc2.bias, fc3.weight, fc3.bias), looked up
-    once and kept on the network: nn.Module's attribute lookups are slow Python, and
-    every training step needs them. The same objects stay valid through .to(),
-    load_state_dict and copy.deepcopy, and the state_dict does not change."""
-    params = net.__dict__.get('layer_parameters')
-    if params is None:
-        params = net.__dict__['layer_parameters'] = tuple(net.parameters())
-    return params
 
 
 def backward(net, saved, grad_output, param_grads=True):
@@ -166,7 +157,3 @@ def clip_grad_norm(params, max_norm):
     total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     torch._foreach_mul_(grads, (max_norm / (total_norm + 1e-6)).clamp_(max=1.0))
 
-
-def finite(*nets):
-    """Whether every weight of the networks is finite (no inf, no nan)."""
-    return all(bool(torch.isfinite(p).all()) for net in nets for p in layer_parameters(net))

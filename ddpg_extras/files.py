@@ -1,6 +1,7 @@
 """Files: every save is atomic (the old file or the new one, never half of one), and
 every load is safe (weights_only=True) with one line for anything wrong."""
 import io
+import itertools
 import json
 import os
 import sys
@@ -105,16 +106,20 @@ class Writes:
             raise WriteFailed(message, status)
 
 
+def first_free(first, nth, start=2):
+    """The first path of first, nth(start), nth(start + 1), ... that does not exist:
+    a name of its own, never one that is there already."""
+    candidates = itertools.chain([first] if first else [], map(nth, itertools.count(start)))
+    return next(path for path in candidates if not os.path.exists(path))
+
+
 def set_aside(path):
     """Move an existing actor file (and its .json) to model.1.pth, model.2.pth, ...
     so that saving a new one never loses the old one. Returns the new name."""
     if not os.path.exists(path):
         return None
     stem = path[:-len('.pth')] if path.endswith('.pth') else path
-    n = 1
-    while os.path.exists('{}.{}.pth'.format(stem, n)):
-        n += 1
-    kept = '{}.{}.pth'.format(stem, n)
+    kept = first_free(None, '{}.{{}}.pth'.format(stem).format, 1)
     os.replace(path, kept)
     if os.path.exists(path + '.json'):
         os.replace(path + '.json', kept + '.json')

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import torch
 
+from utils import layer_parameters
+
 
 def diagnose(actor, critic, target_actor, target_critic, batch, gamma):
     """What shows a collapse coming, measured on one batch without changing anything:
@@ -26,28 +28,33 @@ def diagnose(actor, critic, target_actor, target_critic, batch, gamma):
                 [g.double() for g in actor_grads]).item()}
 
 
+def divergence(losses):
+    """Which of one update's (critic_loss, actor_loss) is inf or nan, in words; None if
+    neither."""
+    critic_loss, actor_loss = losses
+    if math.isfinite(critic_loss + actor_loss):
+        return None
+    return 'the {} loss is {}'.format(*(('critic', critic_loss) if not math.isfinite(critic_loss)
+                                       else ('actor', actor_loss)))
+
+
+def finite(*nets):
+    """Whether every weight of the networks is finite (no inf, no nan)."""
+    return all(bool(torch.isfinite(p).all()) for net in nets for p in layer_parameters(net))
+
+
 class Instruments:
-    """Collects an episode's losses and the actor's own outputs, then logs them."""
+    """Logs an episode's losses and the actor's own outputs."""
 
     def __init__(self, low, high, seed):
         self.low, self.high = torch.from_numpy(low), torch.from_numpy(high)
         self.probe_rng = np.random.default_rng([seed, 1])  # for diagnose(), apart from training
-        self.losses, self.raw_actions = [], []
 
-    def diverged(self, losses):
-        """Record one update's (critic_loss, actor_loss); say which is inf or nan, if any."""
-        self.losses.append(losses)
-        critic_loss, actor_loss = losses
-        if not math.isfinite(critic_loss + actor_loss):
-            return 'the {} loss is {}'.format(*(('critic', critic_loss)
-                                               if not math.isfinite(critic_loss)
-                                               else ('actor', actor_loss)))
-        return None
-
-    def log(self, writer, episode, nets, replay_buffer, batch_size, gamma):
-        """Write the episode's train/ and actor/ tags, then start the next episode's."""
-        if self.losses:
-            critic_loss, actor_loss = np.mean(self.losses, axis=0)
+    def log(self, writer, episode, losses, raw_actions, nets, replay_buffer, batch_size, gamma):
+        """Write the episode's train/ and actor/ tags. losses: its updates' (critic_loss,
+        actor_loss), (n, 2); raw_actions: the actor's outputs at its steps, (steps, A)."""
+        if len(losses):
+            critic_loss, actor_loss = np.mean(losses, axis=0)
             writer.add_scalar('train/critic_loss', critic_loss, episode)
             writer.add_scalar('train/actor_loss', actor_loss, episode)
             # actor_loss is -mean Q(s, mu(s)) over the batch
@@ -56,9 +63,8 @@ class Instruments:
             probe = replay_buffer.sample(batch_size, self.probe_rng)
             for tag, value in diagnose(*nets, probe, gamma).items():
                 writer.add_scalar(tag, value, episode)
-        raw = torch.stack(self.raw_actions).cpu()
+        raw = raw_actions.cpu()
         writer.add_scalar('actor/action_mean', raw.mean().item(), episode)
         writer.add_scalar('actor/action_abs_max', raw.abs().max().item(), episode)
         writer.add_scalar('actor/out_of_bounds', ((raw < self.low) | (raw > self.high))
                           .float().mean().item(), episode)
-        self.losses, self.raw_actions = [], []

@@ -1,18 +1,18 @@
 """A training run's plumbing (not in the deck), so that each of its concerns is one
-line in train.py's loop: --load_model, flag checks, checkpoints and resuming, Ctrl-C,
-divergence, the TensorBoard log, the instruments, evaluation, the progress bar and the
-files a run leaves behind."""
+line in train.py's loop: --load_model, checkpoints and resuming, divergence, the
+TensorBoard log, the instruments, evaluation and the files a run leaves behind. What
+the process does once (flag checks, Ctrl-C, the progress bar) is session.py's."""
 import os
+import sys
 import time
 
 import numpy as np
 import torch
 
-from ddpg_extras.checkpoints import capture, load_model_flag, restore, warm_start
-from ddpg_extras.checks import check_flags, check_writable, fail
-from ddpg_extras.environments import has_display, make_env
+from ddpg_extras.checkpoints import capture, reached_goal, restore, warm_start
+from ddpg_extras.checks import fail
+from ddpg_extras.environments import make_env
 from ddpg_extras.evaluation import evaluate
-from ddpg_extras.fast_update import finite
 from ddpg_extras.files import (
     CHECKPOINT,
     Writes,
@@ -22,31 +22,26 @@ from ddpg_extras.files import (
     save_weights,
     set_aside,
 )
-from ddpg_extras.instruments import Instruments
-from ddpg_extras.progress import Progress
-from ddpg_extras.signals import StopSignals
+from ddpg_extras.instruments import Instruments, divergence, finite
 from ddpg_extras.writer import RunWriter, hyperparameters_table, make_run_name
 
 
 class Run:
-    def __init__(self, parser, args, argv=None):
-        """Check the flags (and --load_model) before anything is made, and say what is
-        wrong in one line."""
-        self.args = args
-        self.load_path = self.loaded = self.resume = None
-        if args.load_model:  # the deck parsed --load_model but never used it
-            self.load_path, self.loaded, self.resume = load_model_flag(parser, args, argv)
-        self.device = check_flags(parser, args)
-        # One thread unless --threads: PyTorch's default, one per core, only burns CPU on
-        # these small operations (benchmarks/bench.py threads; docs/speed.md, "Threads")
-        torch.set_num_threads(args.threads or 1)
-        if args.render and not has_display():
-            fail('--render needs a display and there is none; train without it, then '
-                 'watch the actor with: python test.py')
-        check_writable(args.save_path, '--save_path')  # now, not after an hour of training
-        check_writable(args.logdir, '--logdir')
-        self.signals, self.diverged, self.snapshot = StopSignals(), None, None
-        self.writer = self.progress = self.env = self.eval_env = None
+    """One run, one seed: train.py makes one, train_seeds.py one per seed. The process's
+    own part (flag checks, threads, Ctrl-C, the progress bar) is the session's."""
+
+    def __init__(self, args, session, loaded=None, in_cohort=False):
+        """args: the run's flags, as resumed (checkpoints.load_model_flag); loaded: what
+        --load_model named, (path, the loaded file, the checkpoint to resume or None).
+        in_cohort: one of train_seeds.py's seeds, whose actor is always <run name>.pth
+        (K seeds cannot all save model.pth), and whose cohort moves the progress bar."""
+        self.args, self.session, self.device = args, session, session.device
+        self.in_cohort = in_cohort
+        self.load_path, self.loaded, self.resume = loaded or (None, None, None)
+        self.signals = session.signals
+        self.diverged = self.snapshot = self.result = None
+        self.writer = self.env = self.eval_env = None
+        self.losses, self.raw_actions = [], []  # this episode's, for the instruments
         self.writes = Writes()
 
     def warm_start(self, actor, env):
@@ -54,25 +49,17 @@ class Run:
         if self.loaded is not None and self.resume is None:
             warm_start(actor, self.load_path, self.loaded, self.args, env.spec.id)
 
-    def start(self, env, actor, critic, target_actor, target_critic,
-              actor_optimizer, critic_optimizer, replay_buffer, ou_noise):
-        """Resume the checkpoint, if one was given; open the log; catch Ctrl-C. Returns
-        the TensorBoard writer."""
-        self.open(env, actor, critic, target_actor, target_critic, actor_optimizer,
-                  critic_optimizer, replay_buffer, ou_noise)
-        self.progress = Progress(self.args.max_iter_num, self.start_episode, self.steps)
-        self.signals.install()
+    def start(self, env, agent, replay_buffer, ou_noise):
+        """Resume the checkpoint, if one was given; open the log; start the session's
+        progress bar and catch Ctrl-C. Returns the TensorBoard writer."""
+        self.open(env, agent, replay_buffer, ou_noise)
+        self.session.start(self.args.max_iter_num, self.start_episode, self.steps)
         return self.writer
 
-    def open(self, env, actor, critic, target_actor, target_critic,
-             actor_optimizer, critic_optimizer, replay_buffer, ou_noise):
+    def open(self, env, agent, replay_buffer, ou_noise):
         """The run's own part of start(): its checkpoint resumed, its log opened."""
         args, self.env, self.env_name = self.args, env, env.spec.id
-        self.nets = {'actor': actor, 'critic': critic, 'target_actor': target_actor,
-                     'target_critic': target_critic}
-        self.optimizers = {'actor_optimizer': actor_optimizer,
-                           'critic_optimizer': critic_optimizer}
-        self.replay_buffer, self.ou_noise = replay_buffer, ou_noise
+        self.agent, self.replay_buffer, self.ou_noise = agent, replay_buffer, ou_noise
         self.instruments = Instruments(env.action_space.low, env.action_space.high, args.seed)
         self.eval_env = make_env(self.env_name) if args.eval_interval else None
         self.scores, self.steps, seconds, self.start_episode = [], 0, 0.0, 0
@@ -96,14 +83,14 @@ class Run:
         self.start_time = time.time() - seconds
 
     def restore(self):
-        nets, state, path = self.nets, self.resume, self.load_path
+        agent, state, path = self.agent, self.resume, self.load_path
         try:
-            restore(state, nets, self.optimizers, self.replay_buffer, self.ou_noise, self.env,
+            restore(state, agent, self.replay_buffer, self.ou_noise, self.env,
                     self.instruments.probe_rng)
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             fail('{} does not fit the run it describes ({}); it is damaged: resume from '
                  'another checkpoint'.format(path, ' '.join(str(e).split())))
-        if not finite(nets['actor'], nets['critic']):
+        if not finite(agent.actor, agent.critic):
             fail('{} holds inf or nan weights; resume from another checkpoint'.format(path))
         self.run_name, self.start_episode = state['run'], state['episode']
         self.steps, self.scores = state['steps'], list(state['scores'])
@@ -112,8 +99,8 @@ class Run:
 
     def checkpoint(self, episode, steps):
         """The whole run before `episode`, as a checkpoint holds it."""
-        return dict(capture(self.nets, self.optimizers, self.replay_buffer, self.ou_noise,
-                            self.env, self.instruments.probe_rng),
+        return dict(capture(self.agent, self.replay_buffer, self.ou_noise, self.env,
+                            self.instruments.probe_rng),
                     format=CHECKPOINT, args=dict(vars(self.args), env_name=self.env_name),
                     run=self.run_name, episode=episode, steps=steps,
                     scores=[float(x) for x in self.scores],
@@ -127,7 +114,7 @@ class Run:
         self.last_checkpoint = (self.checkpoint_path, state['episode'])
         return True
 
-    def begin_episode(self, episode, steps):
+    def stop_at_start(self, episode, steps):
         """Between two episodes: keep the run in memory (a stop in the next episode
         saves this, and the resumed run plays that episode again, exactly as it would
         have gone), and save a checkpoint every --checkpoint_interval episodes. True
@@ -141,61 +128,66 @@ class Run:
         return False
 
     def record_action(self, policy):
-        self.instruments.raw_actions.append(policy)
+        self.raw_actions.append(policy)
 
     def record_losses(self, losses):
-        self.diverged = self.instruments.diverged(losses)
+        self.losses.append(losses)
+        self.diverged = divergence(losses)
 
     @property
     def stopping(self):
         """Ctrl-C, SIGTERM, or a loss of inf or nan: leave the episode now."""
         return bool(self.signals.received) or self.diverged is not None
 
-    def episode_ended(self, actor, critic):
-        """False where the run must stop instead: a stop, or weights of inf or nan."""
+    def stop_at_end(self, actor, critic):
+        """After an episode: True where the run must stop, not log it: a stop, or
+        weights of inf or nan."""
         if not (self.diverged or finite(actor, critic)):  # an update can leave nan behind
             self.diverged = 'the networks hold inf or nan'
-        return not self.stopping
+        return self.stopping
 
-    def log_episode(self, episode, score, score_avg, steps):
-        """Everything logged per episode besides the deck's log/score."""
+    def log_episode(self, episode, score, score_avg, steps, losses=None, raw_actions=None):
+        """Everything logged per episode besides the deck's log/score. losses and
+        raw_actions: the episode's, where the caller kept them (train_seeds.py); else
+        those that record_losses and record_action kept."""
+        if raw_actions is None:
+            losses, raw_actions = np.reshape(self.losses, (-1, 2)), torch.stack(self.raw_actions)
+            self.losses, self.raw_actions = [], []
         self.scores.append(score)
-        args, writer = self.args, self.writer
+        args, writer, agent = self.args, self.writer, self.agent
         writer.add_scalar('log/score_avg', float(score_avg), episode)
         writer.add_scalar('log/steps', steps, episode)  # the steps so far: curves over steps
-        self.instruments.log(writer, episode, list(self.nets.values()), self.replay_buffer,
-                             args.batch_size, args.gamma)
+        self.instruments.log(writer, episode, losses, raw_actions, agent[:4],
+                             self.replay_buffer, args.batch_size, args.gamma)
         if args.eval_interval and (episode + 1) % args.eval_interval == 0:
-            writer.add_scalar('eval/score', evaluate(self.nets['actor'], self.eval_env,
+            writer.add_scalar('eval/score', evaluate(agent.actor, self.eval_env,
                                                      args.eval_episodes, args.seed + 1), episode)
-        if self.progress is not None:
-            self.progress.update(score_avg, steps)
+        if not self.in_cohort:
+            self.session.progress.update(score_avg, steps)
 
-    def print(self, line):
-        self.progress.print(line)
+    def close(self):
+        """The run's log and environments."""
+        for thing in (self.writer, self.env, self.eval_env):
+            if thing is not None:
+                thing.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        """However the loop ends: the progress bar, Ctrl-C's handler, the log, the
-        environments."""
-        for thing in (self.progress, self.writer, self.env, self.eval_env):
-            if thing is not None:
-                thing.close()
-        self.signals.uninstall()
+        self.close()
 
     def finish(self, actor, episode, steps, recent_rewards):
         """After the loop: stop with one line if training diverged; save and exit 130 or
         143 after Ctrl-C or SIGTERM; else save the actor and the checkpoint and say
         where they are."""
         if self.diverged:  # not in the deck, which went on training on nan
-            fail(self.divergence(episode, steps))
+            fail(self.divergence_line(episode, steps))
         if self.signals.received:
             self.save_after_stop(episode)
         return self.save_at_end(actor, episode + 1, steps, recent_rewards)
 
-    def divergence(self, episode, steps):
+    def divergence_line(self, episode, steps):
         """What went wrong, and what is kept, in one line."""
         kept = ('the last good checkpoint, {}, holds the run up to episode {}'.format(
             *self.last_checkpoint) if self.last_checkpoint
@@ -203,6 +195,34 @@ class Run:
         return ('training diverged in episode {} (step {}): {}; {}. The recipe in the README '
                 '(When learning fails) keeps runs stable: --tanh_actor --gradient_clip_actor '
                 '0.5 --gradient_clip_critic 1.0'.format(episode, steps, self.diverged, kept))
+
+    def end(self, episode, steps, recent_rewards):
+        """The end of a seed among many (train_seeds.py) in `episode`: after a divergence,
+        its one line and nothing new saved; after Ctrl-C, its checkpoint as of the start
+        of its episode; else its actor and its checkpoint. Keeps the seed's result."""
+        seed = self.args.seed
+        self.result = {'seed': seed, 'env_name': self.env_name, 'reached_goal': False,
+                       'episodes': episode, 'steps': steps, 'score_avg': None, 'model': None,
+                       'run_dir': self.run_dir, 'checkpoint': None, 'error': None,
+                       'seconds': time.time() - self.start_time, 'stopped': False}
+        if self.diverged:
+            self.result['error'] = self.divergence_line(episode, steps)
+            print('seed {}: error: {}'.format(seed, self.result['error']), file=sys.stderr)
+            return
+        if self.signals.received:
+            self.result.update(stopped=True, episodes=self.snapshot['episode'],
+                               steps=self.snapshot['steps'])
+            if self.save_snapshot():
+                self.result['checkpoint'] = self.checkpoint_path
+            return
+        result, kept, actor_saved, run_saved = self.save_run(
+            self.agent.actor, episode + 1, steps, recent_rewards)
+        self.result.update(result, model=result['model'] if actor_saved else None,
+                           checkpoint=self.checkpoint_path if run_saved else None,
+                           save_failed=not (actor_saved and run_saved))
+        if kept:
+            print('seed {}: the previous {} is kept as {}'.format(
+                seed, os.path.basename(result['model']), kept))
 
     def save_after_stop(self, episode):
         print('stopped by {} in episode {}; TensorBoard logs: {}'.format(
@@ -244,7 +264,8 @@ class Run:
         return result
 
     def actor_file(self, reached_goal):
-        return actor_file(reached_goal, self.run_name)
+        return self.run_name + '.pth' if self.in_cohort else actor_file(reached_goal,
+                                                                         self.run_name)
 
     def save_run(self, actor, episodes, steps, recent_rewards):
         """Save the actor and the checkpoint at the end of the run. Returns (the run's
@@ -284,7 +305,7 @@ def actor_info(args, env_name, run_name, episodes, steps, recent_rewards):
     score_avg = float(np.mean(recent_rewards))
     return {'env_name': env_name, 'hidden_size': args.hidden_size, 'episodes': episodes,
             'steps': steps, 'score_avg': score_avg, 'goal_score': args.goal_score,
-            'reached_goal': bool(len(recent_rewards) == 100 and score_avg > args.goal_score),
+            'reached_goal': bool(reached_goal(recent_rewards, args.goal_score)),
             'seed': args.seed, 'run': run_name}
 
 

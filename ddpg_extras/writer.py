@@ -6,16 +6,15 @@ import time
 
 from tensorboardX import SummaryWriter
 
+from ddpg_extras.files import first_free
+
 
 def make_run_name(logdir, env_name, seed):
     """<env>_seed<seed>_<date>-<time>, unique under logdir; the run's checkpoint takes
     the same name."""
-    name = '{}_seed{}_{}'.format(env_name, seed, time.strftime('%Y%m%d-%H%M%S'))
-    run_name, n = name, 1
-    while os.path.exists(os.path.join(logdir, run_name)):
-        n += 1
-        run_name = '{}_{}'.format(name, n)
-    return run_name
+    name = os.path.join(logdir, '{}_seed{}_{}'.format(env_name, seed,
+                                                      time.strftime('%Y%m%d-%H%M%S')))
+    return os.path.basename(first_free(name, '{}_{{}}'.format(name).format))
 
 
 def hyperparameters_table(args):

@@ -98,8 +98,8 @@ def test_train_seeds_on_cuda_trains_and_matches_the_cpu_update(tmp_path):
     assert [r['episodes'] for r in results] == [2] * 4
     on_cpu = [make_seed(s) for s in range(3)]
     on_gpu = [make_seed(s) for s in range(3)]
-    for seed in on_gpu:
-        for net in seed.nets.values():
+    for agent in on_gpu:
+        for net in agent[:4]:
             net.to('cuda')
     cpu, gpu = SeedNets(on_cpu), SeedNets(on_gpu)
     for step in range(5):
@@ -107,5 +107,5 @@ def test_train_seeds_on_cuda_trains_and_matches_the_cpu_update(tmp_path):
         cpu.train_model(mini_batch, GAMMA)
         gpu.train_model(tuple(x.cuda() for x in mini_batch), GAMMA)
     for a, b in zip(on_cpu, on_gpu):
-        for name in a.nets:
-            assert_same_weights(a.nets[name], b.nets[name].cpu(), atol=1e-5)
+        for mine, theirs in zip(a[:4], b[:4]):
+            assert_same_weights(mine, theirs.cpu(), atol=1e-5)

@@ -37,7 +37,7 @@ def test_critic_concatenates_state_and_action():
 def test_the_cached_parameters_follow_copies_and_stay_out_of_the_state_dict():
     import copy
 
-    from ddpg_extras.fast_update import layer_parameters
+    from utils import layer_parameters
     actor = Actor(3, 1, 8)
     params = layer_parameters(actor)
     assert params == tuple(actor.parameters())

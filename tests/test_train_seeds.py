@@ -2,6 +2,7 @@
 each independent of the others, each a run of its own (files, goal, divergence,
 Ctrl-C and resuming)."""
 import contextlib
+import copy
 import glob
 import io
 import json
@@ -18,10 +19,12 @@ from test_resume_and_faults import load, logged, wait_for
 import train
 import train_seeds
 from conftest import assert_clean_error, run_script, start_script
+from ddpg_extras.agent import Agent
 from ddpg_extras.batched import SeedNets
 from ddpg_extras.checkpoints import capture
+from ddpg_extras.seed_axis import SeedBuffers, SeedStreams
 from model import Actor, Critic
-from utils import soft_target_update
+from utils import ReplayBuffer, soft_target_update
 
 GAMMA, TAU = 0.99, 0.01
 NETS = ('actor', 'critic', 'target_actor', 'target_critic')
@@ -30,11 +33,11 @@ NETS = ('actor', 'critic', 'target_actor', 'target_critic')
 def make_seed(seed, bounds=None):
     """One seed's networks and optimizers, as train.py makes them."""
     torch.manual_seed(seed)
-    nets = {'actor': Actor(3, 1, 64, bounds), 'target_actor': Actor(3, 1, 64, bounds),
-            'critic': Critic(3, 1, 64), 'target_critic': Critic(3, 1, 64)}
-    optimizers = {name + '_optimizer': optim.Adam(nets[name].parameters(), lr=1e-3, fused=True)
-                  for name in ('actor', 'critic')}
-    return types.SimpleNamespace(nets=nets, optimizers=optimizers)
+    actor, target_actor = Actor(3, 1, 64, bounds), Actor(3, 1, 64, bounds)
+    critic, target_critic = Critic(3, 1, 64), Critic(3, 1, 64)
+    return Agent(actor, critic, target_actor, target_critic,
+                 optim.Adam(actor.parameters(), lr=1e-3, fused=True),
+                 optim.Adam(critic.parameters(), lr=1e-3, fused=True))
 
 
 def batches(step, seeds):
@@ -45,13 +48,9 @@ def batches(step, seeds):
             (torch.rand(seeds, 64, generator=g) > 0.2).float())
 
 
-def deck_update(seed, mini_batch, clip):
-    nets, opts = seed.nets, seed.optimizers
-    losses = train.train_model(nets['actor'], nets['critic'], nets['target_actor'],
-                               nets['target_critic'], opts['actor_optimizer'],
-                               opts['critic_optimizer'], mini_batch, GAMMA, clip, clip)
-    soft_target_update(nets['actor'], nets['critic'], nets['target_actor'],
-                       nets['target_critic'], TAU)
+def deck_update(agent, mini_batch, clip):
+    losses = train.train_model(*agent, mini_batch, GAMMA, clip, clip)
+    soft_target_update(*agent[:4], TAU)
     return losses
 
 
@@ -72,9 +71,10 @@ def test_the_batched_update_is_the_decks_train_model_seed_by_seed(bounds, clip):
                 assert abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs))
     for seed, ref in zip(seeds, reference):  # the seed's own modules hold the result
         for name in NETS:
-            for mine, theirs in zip(seed.nets[name].parameters(), ref.nets[name].parameters()):
+            for mine, theirs in zip(getattr(seed, name).parameters(),
+                                    getattr(ref, name).parameters()):
                 torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
-        assert seed.optimizers['critic_optimizer'].state_dict()['state'][0]['step'] == 20
+        assert seed.critic_optimizer.state_dict()['state'][0]['step'] == 20
 
 
 def test_a_seed_that_does_not_update_yet_stays_as_it_was_and_the_others_do_not_notice():
@@ -83,16 +83,23 @@ def test_a_seed_that_does_not_update_yet_stays_as_it_was_and_the_others_do_not_n
     nets, reference = SeedNets(seeds), SeedNets(all_update)
     nets.train_model(batches(0, 3), GAMMA)
     reference.train_model(batches(0, 3), GAMMA)
-    before = {name: [p.clone() for p in seeds[1].nets[name].parameters()] for name in NETS}
+    before = {name: [p.clone() for p in getattr(seeds[1], name).parameters()] for name in NETS}
     nets.train_model(batches(1, 3), GAMMA, updating=[True, False, True])
     reference.train_model(batches(1, 3), GAMMA)
     for name in ('actor', 'critic'):
-        assert all(torch.equal(p, q) for p, q in zip(seeds[1].nets[name].parameters(),
+        assert all(torch.equal(p, q) for p, q in zip(getattr(seeds[1], name).parameters(),
                                                       before[name]))
-        assert seeds[1].optimizers[name + '_optimizer'].state_dict()['state'][0]['step'] == 1
+        assert getattr(seeds[1], name + '_optimizer').state_dict()['state'][0]['step'] == 1
         for i in (0, 2):
-            assert all(torch.equal(p, q) for p, q in zip(seeds[i].nets[name].parameters(),
-                                                          all_update[i].nets[name].parameters()))
+            assert all(torch.equal(p, q) for p, q in zip(
+                getattr(seeds[i], name).parameters(), getattr(all_update[i], name).parameters()))
+    # Then all three update, at step counts 2, 1 and 2: each seed by its own count.
+    nets.train_model(batches(2, 3), GAMMA)
+    reference.train_model(batches(2, 3), GAMMA)
+    assert seeds[1].critic_optimizer.state_dict()['state'][0]['step'] == 2
+    for i in (0, 2):
+        assert all(torch.equal(p, q) for p, q in zip(seeds[i].critic.parameters(),
+                                                      all_update[i].critic.parameters()))
 
 
 def test_a_seeds_checkpoint_holds_its_own_slice_only():
@@ -103,12 +110,12 @@ def test_a_seeds_checkpoint_holds_its_own_slice_only():
     env = types.SimpleNamespace(unwrapped=types.SimpleNamespace(np_random=np.random.default_rng()),
                                 action_space=types.SimpleNamespace(np_random=np.random.default_rng()))
     buffer = types.SimpleNamespace(state_dict=lambda: {})
-    state = capture(seeds[2].nets, seeds[2].optimizers, buffer, noise, env, np.random.default_rng())
+    state = capture(seeds[2], buffer, noise, env, np.random.default_rng())
     tensors = [t for name in NETS for t in state[name].values()]
     tensors += [t for name in ('actor_optimizer', 'critic_optimizer')
                 for s in state[name]['state'].values() for t in s.values()]
     assert all(t.untyped_storage().nbytes() == t.numel() * t.element_size() for t in tensors)
-    assert torch.equal(state['critic']['fc2.weight'], seeds[2].nets['critic'].fc2.weight)
+    assert torch.equal(state['critic']['fc2.weight'], seeds[2].critic.fc2.weight)
 
 
 def quiet(function, *args):
@@ -224,6 +231,7 @@ def test_episodes_of_different_lengths_never_cross_a_boundary(tmp_path):
         # A transition's next state is the next transition's state, except after a crash.
         assert np.array_equal(follows, masks[:-1] == 1)
         assert (masks == 0).sum() == 3
+        assert not result['replay_buffer'].memory[result['steps']:].any()  # none after its end
         ends.append(list(np.flatnonzero(masks == 0) + 1))  # the steps that ended episodes
     lander, leaver, next_one = ends
     assert leaver[-1] in next_one[:-1] and leaver[-1] not in lander  # the case above
@@ -303,3 +311,73 @@ def test_a_resumed_batch_reports_the_seeds_that_ended_before_it_stopped(tmp_path
     assert [r['seed'] for r in results] == [500, 501, 502, 503]
     assert results[0]['episodes'] == 6 and not results[0]['error']
     assert all(r['error'].startswith('training diverged in episode 0') for r in results[1:])
+
+
+def test_an_ended_seed_is_frozen_and_the_others_do_not_notice():
+    # A seed that has ended (masked) keeps its weights, targets and Adam state exactly
+    # as they were, however long the others go on; the others train as if it were not
+    # there, bit for bit.
+    seeds, alone = [make_seed(s) for s in range(3)], [make_seed(s) for s in (0, 2)]
+    nets, reference = SeedNets(seeds), SeedNets(alone)
+    for step in range(3):
+        nets.train_model(batches(step, 3), GAMMA)
+        nets.soft_target_update(TAU)
+    before = [{k: v.clone() for k, v in net.state_dict().items()} for net in seeds[1][:4]]
+    adam = [copy.deepcopy(o.state_dict()) for o in seeds[1][4:]]
+    nets.freeze(1)
+    for step in range(3, 8):
+        nets.train_model(batches(step, 3), GAMMA, updating=[True, False, True])
+        nets.soft_target_update(TAU)
+    for net, kept in zip(seeds[1][:4], before):
+        assert all(torch.equal(net.state_dict()[k], v) for k, v in kept.items())
+    for optimizer, kept in zip(seeds[1][4:], adam):
+        for mine, theirs in zip(optimizer.state_dict()['state'].values(), kept['state'].values()):
+            assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    # the same seeds 0 and 2, trained alongside the frozen one and in a cohort of two
+    for step in range(8):
+        mini_batch = batches(step, 3)
+        reference.train_model(tuple(x[[0, 2]] for x in mini_batch), GAMMA)
+        reference.soft_target_update(TAU)
+    for mine, theirs in zip((seeds[0], seeds[2]), alone):
+        for a, b in zip(mine[:4], theirs[:4]):
+            assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_each_seeds_noise_is_its_own_stream_drawn_ahead_in_blocks():
+    # SeedStreams draws 5 steps at a time; each seed gets what RandomState(seed) gives
+    # one step at a time, and its state (what its checkpoint keeps) is as if drawn so.
+    streams, own = SeedStreams([500, 501, 502], block=5), [np.random.RandomState(s)
+                                                          for s in (500, 501, 502)]
+    for step in range(12):
+        drawn = streams.randn(3, 2)
+        assert np.array_equal(drawn, np.stack([rng.randn(2) for rng in own]))
+        for i, rng in enumerate(own):
+            mine, theirs = streams.state(i).get_state(), rng.get_state()
+            assert np.array_equal(mine[1], theirs[1]) and mine[2:] == theirs[2:], step
+    resumed = SeedStreams([1, 2, 3], block=5)  # restored before any draw, then drawn on
+    for i, rng in enumerate(own):
+        resumed.restore(i, rng.get_state())
+    assert np.array_equal(resumed.randn(3, 2), np.stack([rng.randn(2) for rng in own]))
+
+
+def test_the_stacked_buffers_are_each_seeds_own_replay_buffer():
+    # Written once per step for the active seeds, sampled by each seed's own generator:
+    # the same rows and draws as utils.ReplayBuffer, seed by seed; an inactive seed's
+    # buffer is not written.
+    stacked, own = SeedBuffers([7, 8], 5, 3, 1), [ReplayBuffer(5, 3, 1, s) for s in (7, 8)]
+    rng = np.random.default_rng(0)
+    for step in range(9):
+        active = np.array([True, step < 4])
+        transition = (rng.standard_normal((2, 3)), rng.standard_normal((2, 1)),
+                      rng.standard_normal(2), rng.standard_normal((2, 3)), np.array([1, 0]))
+        stacked.append(transition, active)
+        for i in np.flatnonzero(active):
+            own[i].append(tuple(x[i] for x in transition))
+    stacked.sync([0, 1])
+    for mine, theirs in zip(stacked.buffers, own):
+        assert np.array_equal(mine.memory, theirs.memory)
+        assert (mine.index, mine.size) == (theirs.index, theirs.size)
+    drawn = stacked.sample(2, np.array([True, True]))
+    for i, theirs in enumerate(own):
+        for mine, expected in zip(drawn, theirs.sample(2)):
+            assert torch.equal(mine[i], expected)

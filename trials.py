@@ -11,25 +11,27 @@ import io
 import os
 import shutil
 import statistics
-import sys
+
+import torch
 
 from ddpg_extras.checkpoints import is_whole, run_ended
 from ddpg_extras.checks import seeds_name
+from ddpg_extras.cohort import SEEDS_CHECKPOINT
 from ddpg_extras.files import (
     WriteFailed,
     Writes,
     atomic_write,
+    first_free,
     is_checkpoint,
     read_model_file,
     read_whole_json,
     write_json,
 )
 from ddpg_extras.run import ended_run
-from ddpg_extras.seeds import SEEDS_CHECKPOINT
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.abspath(__file__))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
            'score_avg', 'actor_score', 'actor_score_std', 'node', 'node_ip', 'attempts',
            'flags', 'run_dir', 'model', 'error')
@@ -132,13 +134,12 @@ def count_attempt(folder):
 
 def train_run(folder, flags, seeds, deck_loop=False, together=False):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
-    the deck's loop as published: benchmarks/deck_ddpg.py), its output in the trial's
+    the deck's loop as published: deck_ddpg.py), its output in the trial's
     train.log: a list of what each seed reached, or None if it was stopped. It goes on
     from the trial's checkpoint where that reads back whole; a damaged one is kept
     aside, and the trial starts over."""
     if deck_loop:
-        sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
-        from deck_ddpg import study_main as train_main
+        train_main = deck_loop_main
     elif together:
         from train_seeds import main as train_main
     else:
@@ -228,12 +229,22 @@ def batch_problem(path, state):
     return None
 
 
+def deck_loop_main(argv):
+    """main() for a trial of study.py --deck_loop: the deck's loop as published
+    (deck_ddpg.py) with train.py's flags (the deck's, with --seed, --save_path and
+    --logdir), and a result shaped like train.main's."""
+    import deck_ddpg
+    import train
+    args = train.parser.parse_args(argv)
+    torch.set_num_threads(args.threads or 1)
+    os.makedirs(args.save_path, exist_ok=True)
+    result = deck_ddpg.main(args, logdir=args.save_path, save_final=True)
+    return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves
+
+
 def set_aside_damaged(path):
     """Keep a damaged file under a name of its own (path.damaged, path.damaged.2, ...)."""
-    kept_as, n = path + '.damaged', 1
-    while os.path.exists(kept_as):
-        n += 1
-        kept_as = '{}.damaged.{}'.format(path, n)
+    kept_as = first_free(path + '.damaged', (path + '.damaged.{}').format)
     os.replace(path, kept_as)
     return kept_as
 

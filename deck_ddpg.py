@@ -1,6 +1,7 @@
 """The deck's DDPG, transcribed as literally as today's Gymnasium allows: the baseline
-that benchmarks/bench.py measures the project against. Not for use: it keeps the
-deck's bugs (the time-limit mask, OU noise never reset, the goal on a partial window).
+that benchmarks/bench.py measures the project against, and that a study's --deck_loop
+trains. Not for use: it keeps the deck's bugs (the time-limit mask, OU noise never
+reset, the goal on a partial window).
 
 Changes from the slides, each the least that today's stack needs:
 - Gymnasium's API: reset() returns (obs, info), step() returns five values, and the
@@ -230,13 +231,3 @@ def main(args, max_steps=None, logdir=None, save_final=False):
             'seconds': time.perf_counter() - start,
             'score_avg': float(np.mean(recent_rewards)) if recent_rewards else None}
 
-
-def study_main(argv):
-    """main() for a trial of study.py --deck_loop: train.py's flags (the deck's, with
-    --seed, --save_path and --logdir), and a result shaped like train.main's."""
-    import train  # the project's flags, for the deck's names and defaults
-    args = train.parser.parse_args(argv)
-    torch.set_num_threads(args.threads or 1)
-    os.makedirs(args.save_path, exist_ok=True)
-    result = main(args, logdir=args.save_path, save_final=True)
-    return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves

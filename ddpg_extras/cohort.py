@@ -1,0 +1,334 @@
+"""train_seeds.py's plumbing (not in the deck): a cohort of K seeds, fixed for its whole
+life. Each seed is a Run of its own (run.py: its log, checkpoints, instruments,
+divergence check and files); the process's part is one Session (session.py). The
+cohort keeps what changes at every step as arrays with the seed first (steps, scores,
+which seeds are active), steps the seeds' environments, and keeps its checkpoint,
+which names every seed's own. A seed that has ended is masked: it no longer steps,
+updates, logs, saves or resets, and nothing is rebuilt."""
+import argparse
+import os
+import time
+from collections import deque
+
+import numpy as np
+import torch
+
+from ddpg_extras.checkpoints import reached_goal, resume_checkpoint
+from ddpg_extras.checks import fail, parse_seeds, seeds_name
+from ddpg_extras.files import (
+    Writes,
+    first_free,
+    is_checkpoint,
+    load_model_file,
+    model_path,
+    save_torch,
+)
+from ddpg_extras.instruments import divergence
+from ddpg_extras.run import Run, ended_run
+from ddpg_extras.seed_axis import SeedNoise
+from ddpg_extras.session import Session
+
+# What marks train_seeds.py's checkpoint of a cohort (and the version of its layout).
+SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
+# What the cohort's checkpoint keeps of a seed that has ended, for a resumed cohort's end.
+RESULT_KEYS = ('seed', 'env_name', 'reached_goal', 'episodes', 'steps', 'score_avg', 'model',
+               'run_dir', 'checkpoint', 'error', 'seconds', 'stopped', 'save_failed')
+REFUSED = (('seed', 'the seeds come from --seeds'),
+           ('render', "K windows would not help; watch a seed's actor with test.py afterwards"),
+           ('deck_update', "the batch has its own update, tested against train.py's "
+                           "train_model; use train.py for it"))
+
+
+class Cohort:
+    def __init__(self, args, given, usage_error):
+        """Check the flags, --seeds and --load_model before anything is made, and say
+        what is wrong in one line."""
+        for flag, why in REFUSED:
+            if flag in given:
+                fail('--{} is not for train_seeds.py: {}'.format(flag, why))
+        self.path, self.entries, self.writes = None, {}, Writes()
+        seeds = parse_seeds(args.seeds) if 'seeds' in given else None  # '' is refused
+        if args.load_model:
+            args, loads = self.load(args, given, seeds)
+        else:
+            loads = [(seed, None) for seed in seeds or range(500, 510)]  # 500-509 by default
+        self.args = args
+        self.session = Session(args, usage_error)  # the flags as resumed, if resumed
+        self.device = self.session.device
+        self.runs = [Run(argparse.Namespace(**dict(vars(args), seed=seed)), self.session,
+                         loaded, in_cohort=True) for seed, loaded in loads]
+
+    def load(self, args, given, seeds):
+        """--load_model: a cohort's checkpoint resumes its seeds (and seeds, if given on
+        the command line, must be those); an actor file warm-starts every seed's actor.
+        Returns (the flags as resumed, [(seed, what --load_model gives it)] for each seed
+        to train); a seed whose checkpoint shows its run has ended is ended."""
+        path = model_path(args.load_model, args.save_path)
+        loaded = load_model_file(path)
+        if is_checkpoint(loaded):
+            fail('{} is the checkpoint of one run; resume it with: python train.py '
+                 '--load_model {}'.format(path, path))
+        if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
+            return args, [(seed, (path, loaded, None)) for seed in seeds or range(500, 510)]
+        cohort_seeds = [entry['seed'] for entry in loaded['seeds']]
+        if seeds is not None and seeds != cohort_seeds:
+            fail('{} is a batch of seeds {}; drop --seeds to resume it'.format(
+                path, ','.join(map(str, cohort_seeds))))
+        self.path, loads, resumed = path, [], args
+        for entry in loaded['seeds']:
+            self.entries[entry['seed']] = entry
+            if entry['ended'] not in (None, 'stopped'):
+                continue
+            seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+            if not os.path.exists(seed_path):
+                fail('{} names {}, which is not there (the batch was killed before the '
+                     "seed's first checkpoint); start the batch again".format(path, seed_path))
+            state = load_model_file(seed_path)
+            seed_args, ended = resume_checkpoint(
+                argparse.Namespace(**dict(vars(args), load_model=seed_path)), given, seed_path,
+                state)
+            resumed = argparse.Namespace(**dict(vars(seed_args), seed=None,
+                                                load_model=args.load_model))
+            if ended:  # its end was cut short before the cohort's checkpoint said so
+                self.ended_before(entry, seed_path, state, seed_args)
+            else:
+                loads.append((entry['seed'], (seed_path, state, state)))
+        return resumed, loads
+
+    def ended_before(self, entry, path, state, args):
+        """A seed whose checkpoint holds its whole run: its result, as its end made it."""
+        result = ended_run(path, state, args, self.writes, apart=True)
+        entry.update(ended='goal' if result['reached_goal'] else 'episodes', result=dict(
+            {key: result.get(key) for key in RESULT_KEYS}, seed=entry['seed'], stopped=False,
+            save_failed=result['model'] is None))
+
+    def open(self, envs, agents, replay_buffer, ou_noise):
+        """Each seed's checkpoint resumed (if any) and its log opened. replay_buffer and
+        ou_noise: the cohort's, with the seed first (seed_axis.py)."""
+        self.envs, self.agents = envs, agents
+        self.replay_buffer, self.ou_noise = replay_buffer, ou_noise
+        for i, (run, env, agent) in enumerate(zip(self.runs, envs, agents)):
+            run.open(env, agent, replay_buffer.buffers[i], SeedNoise(ou_noise, i))
+        replay_buffer.loaded()
+        K = len(self.runs)
+        self.active, self.diverged = np.ones(K, bool), np.zeros(K, bool)
+        self.steps = np.array([run.steps for run in self.runs])
+        self.episode = np.array([run.start_episode for run in self.runs])
+        self.scores = np.zeros(K)
+        self.recent_rewards = [deque(run.scores[-100:], maxlen=100) for run in self.runs]
+        space = envs[0].observation_space
+        self.states = np.zeros((K, space.shape[0]), space.dtype)
+        # the actor's outputs and the losses, one row of K per step, back to the earliest
+        # episode still under way: the instruments' record, written once per step
+        self.policies, self.losses, self.updated = [], [], []
+        self.first, self.begun = 0, np.zeros(K, int)  # the lists' first step; each episode's
+
+    def start(self, nets):
+        """Training begins: the cohort's checkpoint, the progress bar, Ctrl-C, and every
+        seed's first episode. Returns the seeds' states."""
+        self.nets, args = nets, self.args
+        if self.path is None:
+            name = os.path.join(args.save_path, '{}_seeds{}_{}'.format(
+                self.runs[0].env_name, seeds_name([run.args.seed for run in self.runs]),
+                time.strftime('%Y%m%d-%H%M%S')))
+            self.path = first_free(name + '.seeds.pth', (name + '_{}.seeds.pth').format)
+        self.save()
+        self.session.start(args.max_iter_num * len(self.runs), int(self.episode.sum()),
+                           self.total_steps())
+        self.begin(np.flatnonzero(self.active))
+        return self.states
+
+    def total_steps(self):
+        return int(self.steps.sum())
+
+    def begin(self, seeds):
+        """Start the next episode of each of seeds, as train.py does at the top of its
+        loop (a snapshot, maybe a checkpoint; a new noise process; the env reset,
+        seeded in episode 0)."""
+        self.replay_buffer.sync(seeds)  # the snapshot holds the buffer
+        for i in seeds:
+            run = self.runs[i]
+            run.stop_at_start(int(self.episode[i]), int(self.steps[i]))  # Ctrl-C: next step
+            self.states[i], _ = self.envs[i].reset(
+                seed=run.args.seed if self.episode[i] == 0 else None)
+        self.ou_noise.X[seeds] = 0  # ou_noise.reset(), for these seeds
+        self.scores[seeds] = 0
+        self.begun[seeds] = len(self.policies) + self.first
+
+    def step(self, actions):
+        """The active seeds' environments step, one after another (faster here than a
+        Gymnasium vector env); an ended seed's row is left as it was, with no reward."""
+        if self.active.all():
+            return tuple(map(np.array, zip(*(env.step(action)[:4]
+                                             for env, action in zip(self.envs, actions)))))
+        active = np.flatnonzero(self.active)
+        out = [self.envs[i].step(actions[i])[:4] for i in active]
+        next_states, rewards = self.states.copy(), np.zeros(len(self.runs))
+        terminated, truncated = np.zeros(len(self.runs), bool), np.zeros(len(self.runs), bool)
+        next_states[active], rewards[active], terminated[active], truncated[active] = map(
+            np.array, zip(*out))
+        return next_states, rewards, terminated, truncated
+
+    def record(self, policies, losses, updating):
+        """One step's actor outputs and losses, for the instruments; a seed whose loss is
+        inf or nan is marked to stop."""
+        self.policies.append(policies)
+        self.losses.append(losses)
+        self.updated.append(updating)
+        bad = updating & ~np.isfinite(losses).all(1)
+        for i in np.flatnonzero(bad):
+            self.runs[i].diverged = divergence(losses[i])
+            self.diverged[i] = True
+
+    def end_episodes(self, done, next_states):
+        """After a step: each active seed whose episode has ended (or who must stop)
+        logs it, then begins its next or leaves. Returns the states to act on."""
+        self.states = next_states
+        ending = self.active & (done | self.diverged)
+        if self.session.stopped:
+            ending = self.active.copy()
+        if not ending.any():
+            return self.states
+        ending = np.flatnonzero(ending)
+        record = self.episode_record(ending)
+        starting, leaving, remaining = [], [], self.active.sum()
+        for i in ending:
+            if done[i]:
+                self.recent_rewards[i].append(self.scores[i])
+            go_on = self.episode_end(i, *record(i))
+            (starting if go_on else leaving).append(i)
+        for i in leaving:
+            self.leave(i, len(leaving) < remaining)
+        self.episode[starting] += 1
+        self.begin(starting)
+        self.forget()
+        return self.states
+
+    def episode_end(self, i, losses, raw_actions):
+        """train.py's end of an episode, for seed i: False where the seed leaves (its
+        goal, its last episode, a divergence, Ctrl-C)."""
+        run, agent, args = self.runs[i], self.agents[i], self.args
+        episode, score, recent = int(self.episode[i]), float(self.scores[i]), self.recent_rewards[i]
+        if run.stop_at_end(agent.actor, agent.critic):  # or inf/nan weights
+            return False
+        score_avg = np.mean(recent)
+        self.replay_buffer.sync([i])  # the instruments' probe reads it
+        run.writer.add_scalar('log/score', score, episode)
+        run.log_episode(episode, score, score_avg, int(self.steps[i]), losses, raw_actions)
+        self.session.progress.update(score_avg, self.total_steps())
+        if episode % args.log_interval == 0:
+            self.session.print('seed {} | {} episode | score_avg: {:.2f}'.format(
+                run.args.seed, episode, score_avg))
+        return not reached_goal(recent, args.goal_score) and episode + 1 < args.max_iter_num
+
+    def episode_record(self, seeds):
+        """record(i): seed i's episode as the instruments take it, (its updates' losses,
+        (n, 2); the actor's outputs, (steps, A)), for each of seeds."""
+        start = int(self.begun[seeds].min()) - self.first
+        policies = torch.stack(self.policies[start:])
+        losses, updated = np.stack(self.losses[start:]), np.stack(self.updated[start:])
+
+        def record(i):
+            since = self.begun[i] - self.first - start
+            return losses[since:, i][updated[since:, i]], policies[since:, i]
+        return record
+
+    def forget(self):
+        """Drop the steps before the earliest episode still under way."""
+        if self.active.any():
+            drop = int(self.begun[self.active].min()) - self.first
+            del self.policies[:drop], self.losses[:drop], self.updated[:drop]
+            self.first += drop
+
+    def leave(self, i, say):
+        """Seed i has ended: it saves what it must and is masked from now on."""
+        run = self.runs[i]
+        self.replay_buffer.sync([i])
+        run.end(int(self.episode[i]), int(self.steps[i]), self.recent_rewards[i])
+        run.close()
+        self.entries[run.args.seed] = self.entry(run)
+        if say:  # (the last ones are in the summary only)
+            self.session.print('seed {} has ended: {}'.format(run.args.seed,
+                                                             summary(run.result)))
+        self.active[i] = False
+        self.nets.freeze(i)
+        self.save()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for run in self.runs:
+            run.close()
+        self.session.close()
+
+    def entry(self, run):
+        """The seed's line in the cohort's checkpoint: its checkpoint, and why it ended."""
+        result = run.result and {key: run.result.get(key) for key in RESULT_KEYS}
+        ended = None
+        if result:
+            ended = ('diverged' if result['error'] else 'stopped' if result['stopped'] else
+                     'goal' if result['reached_goal'] else 'episodes')
+        return {'seed': run.args.seed, 'checkpoint': os.path.basename(run.checkpoint_path),
+                'ended': ended, 'result': result}
+
+    def save(self):
+        """The cohort's checkpoint: which seeds, where each one's checkpoint is, and
+        which have ended; each seed's own checkpoint holds its run."""
+        for run in self.runs:
+            self.entries.setdefault(run.args.seed, self.entry(run))
+        state = {'format': SEEDS_CHECKPOINT, 'args': dict(vars(self.args), seed=None),
+                 'seeds': list(self.entries.values())}
+        return self.writes.save('the batch checkpoint', self.path,
+                                lambda: save_torch(state, self.path))
+
+    def finish(self):
+        """After every seed has ended: one line per seed; after Ctrl-C, the command that
+        resumes them all, and exit 130 (143 for SIGTERM). Returns every seed's result,
+        those that ended before a resumed session included. A file that could not be
+        written ends it instead, with the line that says which."""
+        for run in self.runs:
+            self.entries[run.args.seed]['result'] = run.result
+        if not self.runs:  # every seed had ended: the cohort's checkpoint says so now
+            self.save()
+        results = [entry['result'] for entry in self.entries.values()]
+        signals = self.session.signals
+        if signals.received:
+            print('stopped by {}: each seed saved its run up to the start of its episode, '
+                  'which runs again when it resumes'.format(signals.name))
+        else:
+            print('{} seeds: {} reached the goal'.format(
+                len(results), sum(bool(r['reached_goal']) for r in results)))
+        for result in results:
+            print('seed {}: {}'.format(result['seed'], summary(result)))
+        print("the batch's checkpoint: {}".format(self.path))
+        if signals.received:
+            print('resume with: python train_seeds.py --load_model {}'.format(self.path))
+        writes = Writes()  # the cohort's failed saves, and each seed's
+        for each in [self] + self.runs:
+            writes.failed.update(each.writes.failed)
+        writes.end(self.on_disk(), signals.exit_status if signals.received else 1)
+        if signals.received:
+            raise SystemExit(signals.exit_status)
+        return results
+
+    def on_disk(self):
+        """What on disk holds the cohort, for its last line when a save failed."""
+        if os.path.exists(self.path):
+            return ("the batch's checkpoint on disk, {}, resumes each seed from its last "
+                    'checkpoint on disk: python train_seeds.py --load_model {}'.format(
+                        self.path, self.path))
+        return ("no batch checkpoint is on disk; each seed's last checkpoint in {} resumes "
+                'it alone: python train.py --load_model <it>'.format(self.args.save_path))
+
+
+def summary(result):
+    """A seed's line at the end: episodes, steps, average, and its actor."""
+    r = result
+    if r['error'] or r['stopped']:
+        return ('diverged in episode {}'.format(r['episodes']) if r['error'] else
+                'stopped; its checkpoint holds {} episodes ({} steps)'.format(
+                    r['episodes'], r['steps']))
+    return '{} after {} episodes ({} steps): the last {} episodes average {:.2f}; actor {}'.format(
+        'goal reached' if r['reached_goal'] else 'goal not reached', r['episodes'], r['steps'],
+        min(100, r['episodes']), r['score_avg'], r['model'] or 'not saved')

@@ -1,0 +1,122 @@
+"""The project's layers: every import points down (or sideways within a layer), and no
+module imports itself round a circle. Read from the source, every import statement
+(those inside functions too), so an import running upward fails here."""
+import ast
+import glob
+import os
+
+import pytest
+
+from conftest import ROOT
+
+# From the bottom up. A module may import its own layer and those below it.
+LAYERS = (
+    ("the deck's definitions, and the deck's code as published", ('model', 'utils', 'deck_ddpg')),
+    ('the plumbing', ('ddpg_extras.*',)),
+    ('the scripts', ('train', 'test', 'plot', 'train_seeds')),
+    ('the studies', ('study', 'trials')),
+    ('the benchmarks', ('benchmarks.*',)),
+)
+# The deck's own files, and what each may use of the project (what it must call).
+DECK = {'model': set(), 'utils': set(), 'train': {'model', 'utils', 'ddpg_extras.*'},
+        'test': {'model', 'utils', 'ddpg_extras.*'}}
+
+
+def modules():
+    """{module name: path} of every module of the project (the tests aside)."""
+    found = {}
+    for path in glob.glob(os.path.join(ROOT, '*.py')):
+        found[os.path.basename(path)[:-3]] = path
+    for folder in ('ddpg_extras', 'benchmarks'):
+        for path in glob.glob(os.path.join(ROOT, folder, '*.py')):
+            name = os.path.basename(path)[:-3]
+            found[folder if name == '__init__' else '{}.{}'.format(folder, name)] = path
+    return found
+
+
+def imports(path, known):
+    """The project's modules that the module at path imports. The benchmarks import
+    each other by bare name (they run from their folder)."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + ['{}.{}'.format(node.module, a.name) for a in node.names]
+        else:
+            continue
+        for name in names:
+            for candidate in (name, 'benchmarks.' + name):
+                if candidate in known:
+                    found.add(candidate)
+    return found
+
+
+def graph():
+    known = modules()
+    return {name: imports(path, known) - {name} for name, path in known.items()}
+
+
+def matches(name, patterns):
+    return any(name == p or (p.endswith('.*') and (name.startswith(p[:-1]) or name == p[:-2]))
+               for p in patterns)
+
+
+def layer(name):
+    found = [i for i, (_, patterns) in enumerate(LAYERS) if matches(name, patterns)]
+    assert len(found) == 1, '{} belongs to no layer, or to two: add it to LAYERS'.format(name)
+    return found[0]
+
+
+def upward(edges):
+    """Every import (importer, imported) that points to a layer above the importer's."""
+    return sorted((a, b) for a, bs in edges.items() for b in bs if layer(b) > layer(a))
+
+
+def circle(edges):
+    """A list of modules that import each other round a circle, or None."""
+    done, path = set(), []
+
+    def visit(name):
+        if name in path:
+            return path[path.index(name):] + [name]
+        if name in done:
+            return None
+        path.append(name)
+        for other in sorted(edges.get(name, ())):
+            found = visit(other)
+            if found:
+                return found
+        path.pop()
+        done.add(name)
+        return None
+    for name in sorted(edges):
+        found = visit(name)
+        if found:
+            return found
+    return None
+
+
+def test_every_module_has_a_layer_and_imports_only_down():
+    edges = graph()
+    assert {'train', 'train_seeds', 'trials', 'ddpg_extras.run', 'benchmarks.bench'} <= set(edges)
+    assert upward(edges) == []
+
+
+def test_no_module_imports_round_a_circle():
+    assert circle(graph()) is None
+
+
+def test_the_decks_files_use_only_the_deck_and_what_they_must_call():
+    edges = graph()
+    for name, allowed in DECK.items():
+        assert all(matches(other, allowed) for other in edges[name]), (name, edges[name])
+
+
+@pytest.mark.parametrize('edges, upwards, round_a_circle', [
+    ({'ddpg_extras.run': {'train'}, 'train': set()}, [('ddpg_extras.run', 'train')], None),
+    ({'benchmarks.bench': {'benchmarks.timing'}, 'benchmarks.timing': {'benchmarks.bench'}},
+     [], ['benchmarks.bench', 'benchmarks.timing', 'benchmarks.bench']),
+])
+def test_the_checks_catch_an_upward_import_and_a_circle(edges, upwards, round_a_circle):
+    assert upward(edges) == upwards and circle(edges) == round_a_circle
