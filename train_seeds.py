@@ -43,6 +43,7 @@ parser = make_parser()
 def main(argv=None):
     args, given = parse_flags(parser, argv)
     cohort = Cohort(args, given, parser.error)  # flag checks, --seeds and --load_model
+    args = cohort.args  # the flags as resumed, where a cohort's checkpoint was loaded
     if not cohort.runs:  # a resumed cohort whose seeds had all ended
         return cohort.finish()
     envs, agents = [], []

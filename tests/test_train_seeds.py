@@ -186,8 +186,10 @@ def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_pat
 
 def test_the_printed_resume_command_alone_resumes_the_batch_as_it_was(tmp_path):
     # Started with flags of its own; resumed with nothing but the command it printed:
-    # each seed ends where the uninterrupted batch ended, not at the default's goal.
-    flags = ['--max_iter_num', 6, '--goal_score', 'inf', '--checkpoint_interval', 2]
+    # each seed ends where the uninterrupted batch ended, not at the default's goal, and
+    # trains with its own --tau, not the default's.
+    flags = ['--max_iter_num', 6, '--goal_score', 'inf', '--checkpoint_interval', 2,
+             '--tau', 0.01]
     whole = batch_run(tmp_path, '500,501', *flags, tag='whole')
     first = start_script('train_seeds.py', '--seeds', '500,501', *flags, '--log_interval', 1,
                          '--save_path', tmp_path / 'b', '--logdir', tmp_path / 'b_logs')
@@ -236,6 +238,32 @@ def test_episodes_of_different_lengths_never_cross_a_boundary(tmp_path):
     lander, leaver, next_one = ends
     assert leaver[-1] in next_one[:-1] and leaver[-1] not in lander  # the case above
     assert leaver[-1] < lander[-1]
+
+
+def test_seeds_stopped_at_different_steps_resume_bit_for_bit(tmp_path):
+    # Landers end their episodes at different steps, so a Ctrl-C saves each seed at a
+    # step count (and an Adam step count) of its own; resumed, each goes on with its own
+    # counts and ends as the uninterrupted batch did.
+    pytest.importorskip('Box2D')
+    flags = ['--env_name', 'LunarLanderContinuous-v3', '--max_iter_num', 4, '--goal_score',
+             'inf', '--log_interval', 1]
+    whole = batch_run(tmp_path, '500,505', *flags, tag='whole')
+    first = start_script('train_seeds.py', '--seeds', '500,505', *flags, '--save_path',
+                         tmp_path / 'b', '--logdir', tmp_path / 'b_logs')
+    wait_for(first, 'seed 505 | 2 episode |')
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    stopped = [load(only_one(tmp_path / 'b' / '*seed{}_*.checkpoint.pth'.format(seed)))
+               for seed in (500, 505)]
+    assert stopped[0]['steps'] != stopped[1]['steps']
+    command = re.search(r'resume with: (python train_seeds\.py --load_model \S+)$', out,
+                        re.M).group(1)
+    second = run_script(*command.split()[1:])
+    assert second.returncode == 0, second.stderr
+    for seed in (500, 505):
+        resumed = load(only_one(tmp_path / 'b' / '*seed{}_*.checkpoint.pth'.format(seed)))
+        assert resumed['episode'] == 4 and same_run(resumed, seed_state(whole, seed))
 
 
 def test_a_diverging_seed_stops_alone(tmp_path):
