@@ -60,6 +60,9 @@ def batch(args):
         print('| {} | {:.0f} | {:.0f} | {:.2f}x | {:.0f}, {:.0f}, {:.0f}, {:.0f} |'.format(
             k, mine, alone, mine / alone, update, sampling, environments,
             k * 1e6 / mine - update - sampling - environments))
+    print('\n{} Pendulums, one step each: {:.0f} us one after another (as train_seeds.py '
+          'steps them), {:.0f} us as a Gymnasium SyncVectorEnv'.format(
+              max(sizes), *environment_costs(max(sizes))))
 
 
 def rate(runs):
@@ -100,6 +103,25 @@ def update_cost(k, device, hidden):
     actions = np.zeros((k, 1))
     return (per_step(update, 300), per_step(lambda: buffers.sample(64, everyone), 300),
             per_step(lambda: [env.step(a) for env, a in zip(envs, actions)], 300))
+
+
+def environment_costs(k):
+    """Microseconds of one step of k Pendulums: in a list, and in a SyncVectorEnv."""
+    envs = [gym.make('Pendulum-v1') for _ in range(k)]
+    vector = gym.vector.SyncVectorEnv([lambda env=env: env for env in envs],
+                                      autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    actions, rounds = np.zeros((k, 1)), {'list': [], 'vector': []}
+
+    def episode(step):  # 199 steps: within an episode, which a vector env must not pass
+        vector.reset(seed=0)
+        start = time.perf_counter()
+        for _ in range(199):
+            step()
+        return (time.perf_counter() - start) / 199 * 1e6
+    for _ in range(5):
+        rounds['list'].append(episode(lambda: [env.step(a) for env, a in zip(envs, actions)]))
+        rounds['vector'].append(episode(lambda: vector.step(actions)))
+    return statistics.median(rounds['list']), statistics.median(rounds['vector'])
 
 
 def drift(args):
