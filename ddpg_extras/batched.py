@@ -3,10 +3,10 @@ is stacked into one tensor with the seed first, so that one batched matrix produ
 (torch.baddbmm, bmm) serves every seed where a single run makes K calls.
 
 Each seed keeps its own Actor, Critic and torch.optim.Adam, exactly as train.py makes
-them; their parameters and gradients become views of the stacks, and Adam steps each
-seed's own tensors. So what the batched update writes, the seed's own modules and
-optimizers hold, and everything that reads them (checkpoints, the instruments, saving
-the actor) works unchanged.
+them; their parameters, gradients and Adam moments become views of the stacks. So
+what the batched update writes, the seed's own modules and optimizers hold, and
+everything that reads them (checkpoints, the instruments, saving the actor) works
+unchanged.
 
 The update is fast_update.fast_train_model (the deck's train_model, gradients by hand)
 with a seed dimension in front; tests/test_train_seeds.py checks it against the deck's
