@@ -17,14 +17,15 @@ import io
 import os
 import re
 import shlex
-import signal
 import sys
 import time
 
+import tuning
 from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
-from ddpg_extras.cluster import check_address, import_ray, start_ray
+from ddpg_extras.cluster import check_address, import_ray, start_ray, stop_tasks
 from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
+from ddpg_extras.search import flag_values, parse_dimension, with_params
 from ddpg_extras.summary import write_report
 from trials import (
     ROOT,
@@ -79,6 +80,8 @@ parser.add_argument('--take_over', action='store_true',
                     help='take the study folder over from a driver on another host that is '
                          'gone (one on this host is detected when it dies); never while it runs')
 
+tuning.add_flags(parser)
+
 STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
 
 
@@ -124,12 +127,19 @@ def trainer(flags, args=None):
 
 def check_config(name, flags):
     """One line naming the configuration and the flag, where train.py would refuse it."""
-    import train
-    from ddpg_extras.environments import make_env
     for flag in flags:
         if flag.split('=')[0] in STUDY_FLAGS:
             fail('--config {}: {} is set by the study for each trial (the seeds come from '
                  '--seeds; each trial runs one thread); drop it'.format(name, flag.split('=')[0]))
+    problem = config_problem(flags)
+    if problem:
+        fail('--config {}: {}'.format(name, problem))
+
+
+def config_problem(flags):
+    """What train.py would say of these flags, or None where it takes them."""
+    import train
+    from ddpg_extras.environments import make_env
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
@@ -138,7 +148,8 @@ def check_config(name, flags):
             make_env(args.env_name).close()
     except SystemExit as e:
         message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
-        fail('--config {}: {}'.format(name, message.split('error: ', 1)[-1]))
+        return message.split('error: ', 1)[-1]
+    return None
 
 
 def open_study(args):
@@ -148,21 +159,39 @@ def open_study(args):
     changed: a new study's study.json is written once its folder is owned."""
     out = args.out
     study = read_study(out) if out else None
+    if isinstance(args.confirm_seeds, str):  # as given
+        args = argparse.Namespace(**dict(vars(args), confirm_seeds=parse_seeds(
+            args.confirm_seeds)))
     if study is None:
         configs, seeds = parse_configs(args.config), parse_seeds(default_seeds(args))
+        if args.tune is None:
+            refuse_tuning_flags(args, 'is for a tuning: add --tune N and --search')
+        elif args.deck_loop or any(trainer(flags)[1] for _, flags in configs):
+            fail("--tune searches train.py's flags, trained by train_seeds.py: drop "
+                 '--deck_loop')
+        elif args.seeds_per_trial is None:  # the confirmation's seeds, ten at a time
+            args = argparse.Namespace(**dict(vars(args), seeds_per_trial=10))
         args = argparse.Namespace(**dict(vars(args), **{
             flag: default if getattr(args, flag) is None else getattr(args, flag)
-            for flag, default in SETTINGS}))
+            for flag, default in settings(args.tune)}))
         for _, flags in configs:  # a deck's loop of seeds together is refused
             trainer(flags, args)
-        out = out or os.path.join('studies', '{}_{}'.format(
-            '-'.join(name for name, _ in configs)[:60], time.strftime('%Y%m%d-%H%M%S')))
+        if args.tune:
+            args = check_tuning(args, configs, seeds)
+        out = out or os.path.join('studies', '{}{}_{}'.format(
+            'tuning-' if args.tune else '', '-'.join(name for name, _ in configs)[:60],
+            time.strftime('%Y%m%d-%H%M%S')))
         return out, configs, check_scoring(args, configs, seeds), args
     configs = [(name, flags) for name, flags in study['configs']]
     if args.deck_loop and not study.get('deck_loop'):
         fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
              'choose a new --out'.format(out))
-    for flag, default in SETTINGS:  # a study keeps how it trains and scores
+    if not study.get('tune'):
+        refuse_tuning_flags(args, 'is for a tuning, and {} is a study; drop it, or choose a '
+                                  'new --out'.format(out))
+    else:
+        tuning.import_optuna()
+    for flag, default in settings(study.get('tune')):  # a study keeps how it trains and scores
         stored = study.get(flag, default)
         if getattr(args, flag) not in (None, stored):
             fail('{} is a study with --{} {}; drop --{}, or choose a new --out'.format(
@@ -174,12 +203,74 @@ def open_study(args):
                  'the same ones, or none, or choose a new --out'.format(
                      out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
     args = argparse.Namespace(**dict(vars(args), deck_loop=study.get('deck_loop', False), **{
-        flag: study.get(flag, default) for flag, default in SETTINGS}))
+        flag: study.get(flag, default) for flag, default in settings(study.get('tune'))}))
     return out, configs, check_scoring(args, configs, study['seeds']), args
 
 
 # What a study keeps in its study.json, with the defaults of a new one
 SETTINGS = (('seeds_per_trial', 1), ('score_episodes', 100), ('score_seed', 10000))
+
+
+def settings(tune):
+    """What a study keeps, and a tuning (tune: its trials) besides (tuning.SETTINGS)."""
+    return SETTINGS + (tuning.SETTINGS if tune else ())
+
+
+def refuse_tuning_flags(args, why):
+    for flag, _ in tuning.SETTINGS:
+        if getattr(args, flag) is not None:
+            fail('--{} {}'.format(flag, why))
+
+
+def check_tuning(args, configs, seeds):
+    """A new tuning's flags, in one line where one is wrong; returns the flags with the
+    confirmation's seeds."""
+    tuning.import_optuna()
+    if not args.search:
+        fail('--tune {} needs --search FLAG=SPACE, once for each flag to tune, e.g. --search '
+             '"actor_lr=log(1e-4,1e-2)"'.format(args.tune))
+    base = trainer(configs[0][1], args)[0]
+    if 'tuned' in dict(configs):
+        fail('--config tuned: the confirmation calls the tuned configuration so; name it '
+             'otherwise')
+    search_space(args.search, base)
+    if args.prune_warmup is None:  # as rl-baselines3-zoo's: a third of the run
+        import train
+        args = argparse.Namespace(**dict(vars(args), prune_warmup=train.parser.parse_args(
+            base).max_iter_num // 3))
+    confirm = args.confirm_seeds or list(range(max(seeds) + 1, max(seeds) + 11))
+    if set(confirm) & set(seeds):
+        fail('--confirm_seeds holds tuning seed {}: the confirmation needs seeds the search '
+             'never saw; give seeds apart from --seeds'.format(min(set(confirm) & set(seeds))))
+    check_scoring(args, configs, confirm)
+    return argparse.Namespace(**dict(vars(args), confirm_seeds=confirm))
+
+
+def search_space(texts, base):
+    """([Dimension] of --search, train.py's flags and defaults), each dimension checked:
+    its flag train.py's and not the study's, searched once, and its ends (or choices)
+    taken by train.py with the base configuration's flags (base)."""
+    import train
+    from ddpg_extras.cohort import REFUSED
+    defaults, space = vars(train.parser.parse_args([])), []
+    for text in texts:
+        try:
+            d = parse_dimension(text, defaults)
+        except ValueError as e:
+            fail('--search {!r}: {}'.format(text, e))
+        if '--' + d.flag in STUDY_FLAGS + ('--env_name',) or d.flag in dict(REFUSED):
+            fail('--search {!r}: --{} is set by the study for every trial (its seeds come from '
+                 '--seeds, its trials train one environment, in one thread, through '
+                 'train_seeds.py); search another flag'.format(text, d.flag))
+        if d.flag in [other.flag for other in space]:
+            fail('--search {!r}: --{} is searched twice; give it once'.format(text, d.flag))
+        for value in flag_values(d):
+            problem = config_problem(with_params(base, {d.flag: value}, defaults))
+            if problem:
+                fail('--search {!r}: train.py refuses --{} {}: {}'.format(
+                    text, d.flag, value, problem))
+        space.append(d)
+    return space, defaults
 
 
 def check_scoring(args, configs, seeds):
@@ -262,7 +353,7 @@ def run_trials(ray, out, todo, args, total):
                 say(trial_line(row))
     except KeyboardInterrupt:
         bar.close()
-        stop(ray, pending)
+        stop_tasks(ray, pending)
         return True, failed
     bar.close()
     return False, failed
@@ -276,21 +367,6 @@ def trial_line(row):
         row['config'], row['seed'], outcome, row.get('seconds') or 0,
         '' if row['actor_score'] is None else ', saved actor {:.1f}'.format(row['actor_score']),
         row['node'][:8], row['attempts'])
-
-
-def stop(ray, pending):
-    """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
-    def quit_now(signum, frame):
-        print('SIGINT again: quitting without waiting for the trials', file=sys.stderr)
-        raise SystemExit(130)
-    signal.signal(signal.SIGINT, quit_now)
-    print('\nSIGINT: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
-          'again to quit at once)', flush=True)
-    for ref in pending:
-        ray.cancel(ref, force=False)
-    for ref in pending:
-        with contextlib.suppress(ray.exceptions.RayError):
-            ray.get(ref, timeout=300)
 
 
 def write_outputs(out, configs, seeds, rows, total, args):
@@ -331,6 +407,8 @@ def main(argv=None):
         out, configs, seeds, args = open_study(argparse.Namespace(**dict(vars(args), out=out)))
         if not os.path.exists(os.path.join(out, 'study.json')):
             write_study(out, configs, seeds, args)
+        if args.tune:
+            return run_tuning(ray, out, configs, seeds, args)
         return run_study(ray, out, configs, seeds, args)
 
 
@@ -338,10 +416,52 @@ def write_study(out, configs, seeds, args):
     try:
         write_json(os.path.join(out, 'study.json'), {
             'configs': configs, 'seeds': seeds, 'deck_loop': args.deck_loop,
-            **{flag: getattr(args, flag) for flag, _ in SETTINGS}})
+            **{flag: getattr(args, flag) for flag, _ in settings(getattr(args, 'tune', None))}})
     except OSError as e:
         fail('could not write {}: {}; nothing was trained'.format(
             os.path.join(out, 'study.json'), e.strerror or e))
+
+
+def run_tuning(ray, out, configs, seeds, args):
+    """Run the trials of the search the tuning lacks, write what it found, then confirm
+    the best against every configuration on fresh seeds (a study in out/confirm)."""
+    base = trainer(configs[0][1], args)[0]
+    space, defaults = search_space(args.search, base)
+    print('tuning {}: {} trials of {} over {}; seeds {} together in each'.format(
+        out, args.tune, args.sampler.upper(), ', '.join(d.text for d in space),
+        seeds_text(seeds)), flush=True)
+    if not ray.is_initialized():
+        start_ray(ray, args, ROOT)
+    try:  # as many trials at a time as Ray has cores
+        slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
+        study, stopped = tuning.run_search(ray, out, base, seeds, space, args, defaults, slots)
+    finally:
+        ray.shutdown()
+    written, importance = tuning.write_tuning(out, study, space)
+    print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
+                                                 ', '.join(written)))
+    if stopped:
+        print('{} of {} trials ended; finish the tuning with: {}'.format(
+            tuning.ended(study), args.tune, resume_command(out)))
+        raise SystemExit(130)
+    if tuning.best(study) is None:
+        fail('no trial of the tuning completed (see {}); nothing to confirm'.format(written[0]))
+    command = tuning.best_md(out, study, args, 'Not confirmed yet: {}.'.format(
+        resume_command(out)))
+    print('best: {}, {:.1f}: {}'.format(tuning.trial_name(tuning.best(study).number),
+                                        tuning.best(study).value, command))
+    confirm_out = os.path.join(out, 'confirm')
+    confirm = configs + [('tuned', tuning.best(study).user_attrs['flags'])]
+    confirm_args = argparse.Namespace(**dict(vars(args), tune=None))
+    os.makedirs(confirm_out, exist_ok=True)
+    if not os.path.exists(os.path.join(confirm_out, 'study.json')):
+        write_study(confirm_out, confirm, args.confirm_seeds, confirm_args)
+    print('\nthe confirmation, on seeds the search never saw:', flush=True)
+    rows = run_study(ray, confirm_out, confirm, args.confirm_seeds, confirm_args)
+    with open(os.path.join(confirm_out, 'summary.md')) as f:
+        tuning.best_md(out, study, args, f.read().split('\n', 1)[1].strip())
+    print('best.md: {}'.format(os.path.join(out, 'best.md')))
+    return rows
 
 
 def run_study(ray, out, configs, seeds, args):

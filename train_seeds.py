@@ -40,9 +40,10 @@ def make_parser():
 parser = make_parser()
 
 
-def main(argv=None):
+def main(argv=None, report=None):
+    """report: study.py --tune's trials only (ddpg_extras/cohort.py, Cohort.prune)."""
     args, given = parse_flags(parser, argv)
-    cohort = Cohort(args, given, parser.error)  # flag checks, --seeds and --load_model
+    cohort = Cohort(args, given, parser.error, report)  # flag checks, --seeds, --load_model
     args = cohort.args  # the flags as resumed, where a cohort's checkpoint was loaded
     if not cohort.runs:  # a resumed cohort whose seeds had all ended
         return cohort.finish()

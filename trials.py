@@ -28,6 +28,7 @@ from ddpg_extras.files import (
     write_json,
 )
 from ddpg_extras.run import ended_run
+from ddpg_extras.search import Reporter
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
@@ -52,24 +53,37 @@ def group_dir(out, config, seeds, together):
     return os.path.join(out, 'trials', config, 'seeds' + seeds_name(seeds))
 
 
-def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, together=False):
+def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, together=False,
+              tuning=None):
     """Train (or go on training) one configuration with one seed (train.py) or, together,
     with seeds (train_seeds.py); returns their rows of results.csv, each also
     written to its seed's result.json, each saved actor scored over the study's
     starts (scoring: episodes, first reset seed). A stop (Ctrl-C reaching the worker, SIGTERM)
     returns {'stopped': True} after the training saved its checkpoints; a file that could
     not be written, {'failed': the line that says which}. Only what the trial's files do
-    not hold whole is done again."""
+    not hold whole is done again. tuning: (trial number, pruner, sign) of a tuning's
+    trial (study.py --tune), whose seeds report their running average to the pruner
+    (ddpg_extras/search.py); a pruned one returns {'pruned': episodes, 'node': ...}."""
     folder = group_dir(out, config, seeds, together)
     try:
         os.makedirs(folder, exist_ok=True)
         attempts = count_attempt(folder)
         trained_path = os.path.join(folder, 'trained.json')
         trained, _ = read_trained(folder, len(seeds))
+        pruned_path = os.path.join(folder, 'pruned.json')
+        pruned, _ = read_whole_json(pruned_path, lambda p: isinstance(p, dict) and 'pruned' in p)
+        if pruned:  # pruned by an attempt killed before the driver heard it
+            return pruned
         if trained is None:  # else an attempt was killed while scoring
-            trained = train_run(folder, flags, seeds, deck_loop, together)
+            report = Reporter(out, *tuning) if tuning else None
+            trained = train_run(folder, flags, seeds, deck_loop, together, report)
             if trained is None:
                 return {'stopped': True}
+            if report and report.pruned:
+                pruned = {'pruned': report.pruned, 'node': where()[0],
+                          'seconds': max(t.get('seconds') or 0 for t in trained)}
+                write_json(pruned_path, pruned)
+                return pruned
             write_json(trained_path, trained)
         rows = []
         for seed, seed_trained in zip(seeds, trained):
@@ -132,12 +146,12 @@ def count_attempt(folder):
     return len(lines)
 
 
-def train_run(folder, flags, seeds, deck_loop=False, together=False):
+def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
     the deck's loop as published: deck_ddpg.py), its output in the trial's
     train.log: a list of what each seed reached, or None if it was stopped. It goes on
     from the trial's checkpoint where that reads back whole; a damaged one is kept
-    aside, and the trial starts over."""
+    aside, and the trial starts over. report: a tuning trial's (train_seeds.main's)."""
     if deck_loop:
         train_main = deck_loop_main
     elif together:
@@ -167,7 +181,7 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False):
         else:  # an attempt killed before its first checkpoint leaves only a partial log
             shutil.rmtree(logdir, ignore_errors=True)
         try:
-            results = train_main(argv)
+            results = train_main(argv, report) if report else train_main(argv)
         except KeyboardInterrupt:  # stopped before train.py caught the signal itself
             return None
         except WriteFailed:

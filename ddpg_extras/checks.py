@@ -44,6 +44,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0")
+    return value
+
+
 def positive_float(text):
     return _number(text, lambda x: 0 < x < math.inf, "a positive number")
 

@@ -2,6 +2,7 @@
 line that says why not where it cannot, instead of Ray's own warnings."""
 import contextlib
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -88,3 +89,18 @@ def ray_error(error, said, address):
         return 'RAY_AUTH_MODE=token is set, but no token was found for the Ray cluster{}: {}' \
             .format(where, how)
     return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
+
+
+def stop_tasks(ray, pending):
+    """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
+    def quit_now(signum, frame):
+        print('SIGINT again: quitting without waiting for the trials', file=sys.stderr)
+        raise SystemExit(130)
+    signal.signal(signal.SIGINT, quit_now)
+    print('\nSIGINT: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
+          'again to quit at once)', flush=True)
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    for ref in pending:
+        with contextlib.suppress(ray.exceptions.RayError):
+            ray.get(ref, timeout=300)

@@ -40,13 +40,15 @@ REFUSED = (('seed', 'the seeds come from --seeds'),
 
 
 class Cohort:
-    def __init__(self, args, given, usage_error):
+    def __init__(self, args, given, usage_error, report=None):
         """Check the flags, --seeds and --load_model before anything is made, and say
-        what is wrong in one line."""
+        what is wrong in one line. report: a tuning's trial (study.py --tune) is told
+        the seeds' running averages, and may prune the cohort (see prune)."""
         for flag, why in REFUSED:
             if flag in given:
                 fail('--{} is not for train_seeds.py: {}'.format(flag, why))
         self.path, self.entries, self.writes = None, {}, Writes()
+        self.report = report
         seeds = parse_seeds(args.seeds) if 'seeds' in given else None  # '' is refused
         if args.load_model:
             args, loads = self.load(args, given, seeds)
@@ -122,6 +124,7 @@ class Cohort:
         # episode still under way: the instruments' record, written once per step
         self.policies, self.losses, self.updated = [], [], []
         self.first, self.begun = 0, np.zeros(K, int)  # the lists' first step; each episode's
+        self.reported = min(len(run.scores) for run in self.runs)  # episodes told to report
 
     def start(self, nets):
         """Training begins: the cohort's checkpoint, the progress bar, Ctrl-C, and every
@@ -197,6 +200,8 @@ class Cohort:
                 self.recent_rewards[i].append(self.scores[i])
             go_on = self.episode_end(i, *record(i))
             (starting if go_on else leaving).append(i)
+        if self.report and starting and self.prune():  # those going on leave instead
+            leaving, starting = sorted(leaving + starting), []
         for i in leaving:
             self.leave(i, len(leaving) < remaining)
         self.episode[starting] += 1
@@ -220,6 +225,18 @@ class Cohort:
             self.session.print('seed {} | {} episode | score_avg: {:.2f}'.format(
                 run.args.seed, episode, score_avg))
         return not reached_goal(recent, args.goal_score) and episode + 1 < args.max_iter_num
+
+    def prune(self):
+        """Tell report each episode that every seed still training has now played, with
+        every seed's running 100-episode average then (a seed that has ended: its
+        last); True where report says the cohort is pruned."""
+        played = min(len(self.runs[i].scores) for i in np.flatnonzero(self.active))
+        for episodes in range(self.reported + 1, played + 1):
+            self.reported = episodes
+            if self.report(episodes, [np.mean(run.scores[:episodes][-100:])
+                                      for run in self.runs if run.scores]):
+                return True
+        return False
 
     def episode_record(self, seeds):
         """record(i): seed i's episode as the instruments take it, (its updates' losses,

@@ -57,6 +57,12 @@ def aggregate(scores):
     return {name: (point[i], low[i], high[i]) for i, name in enumerate(AGGREGATES)}
 
 
+def iqm_value(scores):
+    """The interquartile mean of runs' scores, rliable's aggregate_iqm: no interval."""
+    _, metrics = rliable()
+    return float(metrics.aggregate_iqm(runs(scores)))
+
+
 def iqm(scores):
     """(point, low, high) of the interquartile mean of one configuration's runs."""
     _, metrics = rliable()

@@ -1,0 +1,158 @@
+"""study.py --tune: a real Optuna search on a real Ray, its trials real train_seeds.py
+runs on Pendulum; what it writes, read back with Optuna's own reader; a hopeless
+setting pruned; a killed tuning finished; bad input refused in one line."""
+import csv
+import json
+import os
+import signal
+
+import pytest
+from test_study import start_study, wait_until
+
+from conftest import assert_clean_error, run_script
+
+pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
+optuna = pytest.importorskip('optuna', reason='pip install -r requirements-study.txt')
+
+# gamma 0 is hopeless on Pendulum: the critic sees only the step's reward, which the
+# torque barely changes, so the actor never learns to swing up. log_interval changes
+# nothing of the training: trials of gamma 0.99 train exactly as the first one.
+SEARCH = ['--search', 'gamma=[0.99,0]', '--search', 'log_interval=int(1,10)']
+BASE = ('base=--max_iter_num 21 --goal_score inf --tanh_actor --tau 0.01 --actor_lr 0.002 '
+        '--critic_lr 0.003')  # learns within 20 episodes
+SMALL = ['--seeds', 500, '--config', BASE, '--workers', 1, '--score_episodes', 2,
+         '--confirm_seeds', 600, '--prune_startup', 1, '--prune_warmup', 20]
+
+
+def tuning_csv(out):
+    with open(os.path.join(out, 'tuning.csv'), newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def journal(out):
+    """The tuning's trials, as Optuna reads its own storage."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    storage = JournalStorage(JournalFileBackend(os.path.join(out, 'optuna.journal')))
+    return optuna.load_study(study_name='tuning', storage=storage).get_trials()
+
+
+@pytest.fixture(scope='module')
+def tuned(tmp_path_factory):
+    out = tmp_path_factory.mktemp('tuning') / 'tune'
+    result = run_script('study.py', '--tune', 4, *SEARCH, *SMALL, '--out', out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result.stdout
+
+
+def test_a_small_tuning_writes_every_file_and_its_trials_read_back_in_optuna(tuned):
+    out, stdout = tuned
+    for name in ('tuning.csv', 'best.md', 'history.png', 'importance.png', 'optuna.journal',
+                 'confirm/summary.md', 'confirm/results.csv'):
+        assert os.path.getsize(out / name) > 0, name
+    for name in ('history.png', 'importance.png'):
+        assert open(out / name, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+    rows, trials = tuning_csv(out), journal(out)
+    assert [row['trial'] for row in rows] == ['0', '1', '2', '3']
+    assert [row['state'] for row in rows] == [t.state.name.lower() for t in trials]
+    assert rows[0]['gamma'] == '0.99'  # the first trial: the configuration's own values
+    for row in rows:
+        assert row['seeds'] == '500' and row['flags'].startswith(BASE[5:])
+        assert '--gamma {}'.format(row['gamma']) in row['flags']
+        if row['state'] == 'complete':  # the objective: its one seed's saved actor's score
+            result = json.load(open(out / 'trials' / 'trial{:03d}'.format(int(row['trial']))
+                                    / 'seed500' / 'result.json'))
+            assert float(row['objective']) == pytest.approx(result['actor_score'])
+    best = max((row for row in rows if row['state'] == 'complete'),
+               key=lambda row: float(row['objective']))
+    text = (out / 'best.md').read_text()
+    assert 'python train.py {}'.format(best['flags']) in text
+    assert '| tuned | ' in text and 'P(better than base)' in text  # the confirmation
+    assert 'A tuned configuration is only as good as this confirmation says' in text
+    assert 'importance: --gamma' in stdout or 'importance: --log_interval' in stdout
+
+
+def test_a_hopeless_setting_is_pruned_with_the_episode_it_stopped_at(tuned):
+    out, _ = tuned
+    rows = tuning_csv(out)
+    assert any(row['gamma'] == '0' for row in rows), 'the sampler drew no gamma of 0'
+    for row in rows:
+        number = int(row['trial'])
+        if row['gamma'] == '0':
+            assert (row['state'], row['pruned_after'], row['objective']) == ('pruned', '20', '')
+            pruned = json.load(open(out / 'trials' / 'trial{:03d}'.format(number) / 'seeds500'
+                                    / 'pruned.json'))
+            assert pruned['pruned'] == 20
+        else:  # trained exactly as the first trial: never below the median
+            assert row['state'] == 'complete'
+
+
+def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
+    out = tmp_path / 'tune'
+    flags = ['--tune', 3, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
+             'base=--max_iter_num 30 --goal_score inf --checkpoint_interval 2 --log_interval 1',
+             '--workers', 1, '--pruner', 'none', '--confirm_seeds', 600, '--score_episodes', 2,
+             '--out', out]
+    tuning = start_study(*flags)
+    log = out / 'trials' / 'trial001' / 'seeds500' / 'train.log'
+    wait_until(lambda: log.exists() and '5 episode |' in log.read_text(), tuning, 300)
+    os.killpg(tuning.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
+    tuning.communicate(timeout=60)
+    again = run_script('study.py', *flags)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rows, trials = tuning_csv(out), journal(out)
+    assert [row['trial'] for row in rows] == ['0', '1', '2']
+    assert [t.state.name for t in trials] == ['COMPLETE'] * 3
+    assert 'resuming Pendulum-v1_seed500' in log.read_text()  # from its checkpoint
+    assert len((log.parent / 'attempts').read_text().splitlines()) == 2
+    assert again.stdout.count('trial001 (') == 1 and 'trial000 (' not in again.stdout
+
+
+@pytest.mark.parametrize('flags, fragments', [
+    (['--tune', 2, '--search', 'actor_lr=log(1e-4)'],
+     ["--search 'actor_lr=log(1e-4)': is not FLAG=log(a,b)"]),
+    (['--tune', 2, '--search', 'learning_rate=log(1e-4,1e-2)'],
+     ["--learning_rate is not one of train.py's flags"]),
+    (['--tune', 2, '--search', 'seed=int(1,9)'], ['--seed is set by the study']),
+    (['--tune', 2, '--search', 'tau=uniform(0.5,2)'], ['train.py refuses --tau 2', '(0, 1]']),
+    (['--tune', 2, '--search', 'tanh_actor=[yes,no]'], ['its choices are [on,off]']),
+    (['--tune', 2, '--search', 'tau=log(0.01,0.001)'], ['the range is empty']),
+    (['--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--search', 'tau=[0.1,0.2]'],
+     ['--tau is searched twice']),
+    (['--tune', 2], ['--tune 2 needs --search FLAG=SPACE']),
+    (['--search', 'tau=log(1e-3,1e-2)'], ['--search is for a tuning: add --tune N']),
+    (['--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--seeds', '500-502',
+      '--confirm_seeds', '502-504'], ['--confirm_seeds holds tuning seed 502']),
+    (['--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--deck_loop'], ['drop --deck_loop']),
+])
+def test_bad_input_gets_one_line_and_starts_nothing(tmp_path, flags, fragments):
+    result = run_script('study.py', *flags, '--out', tmp_path / 'tune')
+    assert_clean_error(result, *fragments)
+    assert not (tmp_path / 'tune').exists()
+
+
+def test_a_tuning_resumed_with_other_settings_is_refused(tuned, tmp_path):
+    out, _ = tuned
+    before = (out / 'tuning.csv').read_bytes()
+    assert_clean_error(run_script('study.py', '--out', out, '--tune', 5),
+                       'is a study with --tune 4; drop --tune')
+    assert (out / 'tuning.csv').read_bytes() == before
+    study = tmp_path / 'study'
+    study.mkdir()
+    (study / 'study.json').write_text(json.dumps({'configs': [['a', []]], 'seeds': [500]}))
+    assert_clean_error(run_script('study.py', '--out', study, '--objective', 'episodes'),
+                       '--objective is for a tuning, and {} is a study'.format(study))
+
+
+def test_without_optuna_one_line_names_the_requirements_file(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT, script_env
+    code = ("import runpy, sys; sys.modules['optuna'] = None; sys.argv = ['study.py'] + "
+            "sys.argv[1:]; runpy.run_path('study.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, '-c', code, '--tune', '2', '--search',
+                             'tau=log(1e-3,1e-2)', '--out', str(tmp_path / 'tune')],
+                            cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    assert_clean_error(result, 'Optuna is not installed', 'pip install -r requirements-study.txt')
+    assert not (tmp_path / 'tune').exists()

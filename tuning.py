@@ -1,0 +1,287 @@
+"""A tuning (study.py --tune, not in the deck): Optuna searches train.py's flags, each
+trial one configuration whose seeds train together in one Ray task
+(train_seeds.py), its saved actors scored as a study scores them. Optuna's study is
+kept in the study folder (ddpg_extras/search.py), so a tuning stopped or killed goes
+on from the trials it has; study.py then confirms the winner on fresh seeds.
+
+Writes tuning.csv (every trial), history.png (the objective over trials),
+importance.png (each flag's importance, by Optuna's own evaluator) and best.md."""
+import csv
+import io
+import os
+import shlex
+
+from ddpg_extras.checks import fail
+from ddpg_extras.files import atomic_write
+from ddpg_extras.search import (
+    NAME,
+    base_params,
+    pruner,
+    quiet_optuna,
+    storage,
+    suggest,
+    with_params,
+)
+from trials import run_trial
+
+
+def add_flags(parser):
+    """study.py's flags of a tuning."""
+    from ddpg_extras.checks import non_negative_int, positive_int
+    parser.add_argument('--tune', type=positive_int, default=None, metavar='N',
+                        help='tune: N trials of an Optuna search over the --search flags, each '
+                             'the first --config with its own values of them, on --seeds '
+                             'trained together; then the best and every --config run as a '
+                             'study on --confirm_seeds (docs/tuning.md)')
+    parser.add_argument('--search', action='append', metavar='FLAG=SPACE',
+                        help="a flag of train.py to tune, and where: log(a,b), uniform(a,b), "
+                             "int(a,b) or [choice,...] ([on,off] for a switch), e.g. "
+                             "'actor_lr=log(1e-4,1e-2)'; repeatable")
+    parser.add_argument('--objective', choices=tuple(OBJECTIVES), default=None,
+                        help="what a trial scores (default: score): score, the IQM of its "
+                             "seeds' saved actors' scores (higher is better); episodes, the IQM "
+                             "of their episodes to the goal (fewer is better; a miss counts "
+                             "as its --max_iter_num)")
+    parser.add_argument('--sampler', choices=('tpe', 'random'), default=None,
+                        help="Optuna's sampler (default: tpe)")
+    parser.add_argument('--sampler_seed', type=int, default=None,
+                        help="the sampler's seed (default: 0)")
+    parser.add_argument('--pruner', choices=('median', 'none'), default=None,
+                        help="Optuna's median pruner on the trial's running 100-episode average "
+                             "(the IQM over its seeds), or none (default: median)")
+    parser.add_argument('--prune_startup', type=non_negative_int, default=None, metavar='N',
+                        help='trials that complete before any is pruned (default: 5)')
+    parser.add_argument('--prune_warmup', type=non_negative_int, default=None, metavar='E',
+                        help='episodes a trial plays before it can be pruned; it is '
+                             'checked then, and every 10 episodes after (default: a third of '
+                             "the first --config's --max_iter_num)")
+    parser.add_argument('--confirm_seeds', default=None, metavar='LIST',
+                        help='the seeds of the confirmation, apart from --seeds (default: the '
+                             'ten after the last of --seeds)')
+
+
+# What a tuning keeps in its study.json, with the defaults of a new one
+SETTINGS = (('tune', None), ('search', None), ('objective', 'score'), ('sampler', 'tpe'),
+            ('sampler_seed', 0), ('pruner', 'median'), ('prune_startup', 5),
+            ('prune_warmup', None), ('confirm_seeds', None))
+
+OBJECTIVES = {  # (Optuna's direction, the sign of what a trial reports to the pruner)
+    'score': ('maximize', 1),  # the IQM of the seeds' saved actors' scores
+    'episodes': ('minimize', -1),  # the IQM of the seeds' episodes to the goal
+}
+
+
+def trial_name(number):
+    """A trial's configuration name, and its folder in trials/."""
+    return 'trial{:03d}'.format(number)
+
+
+def open_search(out, base_flags, space, args, defaults):
+    """Optuna's study in the folder: loaded, or made with the configuration's own
+    values as its first trial."""
+    import optuna
+    quiet_optuna()
+    Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
+    options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
+    sampler = Sampler(seed=args.sampler_seed, **options)
+    prune = pruner(pruning(args))
+    try:
+        return optuna.load_study(study_name=NAME, storage=storage(out), sampler=sampler,
+                                 pruner=prune)
+    except KeyError:  # a new tuning
+        study = optuna.create_study(study_name=NAME, storage=storage(out), sampler=sampler,
+                                    pruner=prune, direction=OBJECTIVES[args.objective][0])
+        import train
+        study.enqueue_trial(base_params(space, vars(train.parser.parse_args(base_flags)),
+                                        defaults))
+        return study
+
+
+def pruning(args):
+    return None if args.pruner == 'none' else (args.prune_startup, args.prune_warmup)
+
+
+def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
+    """Ask, run and tell trials until the tuning has args.tune of them, slots at a
+    time; the trials a stopped or killed driver left running go on first, from their
+    checkpoints. Returns (Optuna's study, True if Ctrl-C stopped it)."""
+    import optuna
+
+    from ddpg_extras.cluster import stop_tasks
+    study = open_search(out, base_flags, space, args, defaults)
+    task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
+    running, refs = optuna.trial.TrialState.RUNNING, {}
+
+    def submit(trial):
+        refs[task.remote(os.path.abspath(out), trial_name(trial.number), trial.user_attrs['flags'],
+                         seeds, (args.score_episodes, args.score_seed), False, True,
+                         (trial.number, pruning(args), OBJECTIVES[args.objective][1]))] = trial
+    for frozen in study.get_trials(deepcopy=False, states=(running,)):
+        submit(optuna.trial.Trial(study, frozen._trial_id))
+    try:
+        while True:
+            while len(refs) < slots and asked(study) < args.tune:
+                trial = study.ask()
+                params = suggest(trial, space)  # as they train: floats to 3 digits
+                trial.set_user_attr('params', params)
+                trial.set_user_attr('flags', with_params(base_flags, params, defaults))
+                trial.set_user_attr('seeds', ','.join(map(str, seeds)))
+                submit(trial)
+            if not refs:
+                return study, False
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)  # Ctrl-C is seen
+            for ref in ready:
+                trial = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    result = {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
+                print(tell(study, trial, result, args), flush=True)
+    except KeyboardInterrupt:
+        stop_tasks(ray, list(refs))  # each saves its checkpoints; it stays running
+        return study, True
+
+
+def asked(study):
+    """The tuning's trials so far, those under way included (not one only enqueued)."""
+    import optuna
+    return sum(t.state != optuna.trial.TrialState.WAITING
+               for t in study.get_trials(deepcopy=False))
+
+
+def tell(study, trial, result, args):
+    """Tell Optuna how the trial ended (a stopped one stays running, to go on next
+    time), and return its line."""
+    from optuna.trial import TrialState
+    head = '{} ({})'.format(trial_name(trial.number), ' '.join(
+        '{}={}'.format(*item) for item in trial.user_attrs['params'].items()))
+    if 'stopped' in result:
+        return '{}: stopped; it goes on when the tuning is run again'.format(head)
+    if 'pruned' in result:
+        trial.set_user_attr('node', result.get('node') or '')
+        trial.set_user_attr('seconds', result.get('seconds'))
+        study.tell(trial, state=TrialState.PRUNED)
+        return '{}: pruned after {} episodes'.format(head, result['pruned'])
+    value, error = ((None, result['failed']) if 'failed' in result
+                    else objective(result, args, trial.user_attrs['flags']))
+    if result and isinstance(result, list):
+        trial.set_user_attr('node', result[0].get('node') or '')
+        trial.set_user_attr('seconds', max(row.get('seconds') or 0 for row in result))
+    if error:
+        trial.set_user_attr('error', error)
+        study.tell(trial, state=TrialState.FAIL)
+        return '{}: failed: {}'.format(head, error)
+    study.tell(trial, value)
+    return '{}: {} {:.1f}'.format(head, OBJECTIVE_WORDS[args.objective], value)
+
+
+OBJECTIVE_WORDS = {'score': "IQM of the saved actors' scores",
+                   'episodes': 'IQM of the episodes to the goal'}
+
+
+def objective(rows, args, flags):
+    """(the trial's objective, or None and why not) from its seeds' rows: the IQM over
+    its seeds (rliable's) of the saved actor's score; or of the episodes to the goal,
+    a seed that missed it counting as its whole --max_iter_num."""
+    from ddpg_extras.estimates import iqm_value
+    if args.objective == 'episodes':
+        import train
+        budget = train.parser.parse_args(flags).max_iter_num
+        return iqm_value([row['episodes'] if row['reached_goal'] else budget
+                          for row in rows]), None
+    for row in rows:  # a seed without a score: the settings are not stable on it
+        if row.get('actor_score') is None:
+            return None, 'seed {}: {}'.format(row['seed'], row.get('error') or 'no saved actor')
+    return iqm_value([row['actor_score'] for row in rows]), None
+
+
+COLUMNS = ('trial', 'state', 'objective', 'pruned_after', 'flags', 'seeds', 'node',
+           'seconds', 'error')
+
+
+def write_tuning(out, study, space):
+    """tuning.csv, history.png and importance.png; returns (the files written, each
+    flag's importance, or why there is none)."""
+    from optuna.visualization import matplotlib as plots
+
+    from ddpg_extras.figures import save
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator='\n')
+    writer.writerow(COLUMNS[:3] + tuple(d.flag for d in space) + COLUMNS[3:])
+    for t in study.get_trials(deepcopy=False):
+        steps, complete = sorted(t.intermediate_values), t.state.name == 'COMPLETE'
+        writer.writerow([t.number, t.state.name.lower(), t.value if complete else '']
+                        + [t.user_attrs.get('params', {}).get(d.flag, '') for d in space]
+                        + [steps[-1] if t.state.name == 'PRUNED' and steps else '',
+                           ' '.join(t.user_attrs.get('flags', [])), t.user_attrs.get('seeds'),
+                           (t.user_attrs.get('node') or '')[:8], t.user_attrs.get('seconds'),
+                           t.user_attrs.get('error', '')])
+    written = [os.path.join(out, 'tuning.csv')]
+    atomic_write(written[0], lambda f: f.write(text.getvalue().encode()))
+    completed = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
+    if not completed:
+        return written, 'no trial has completed'
+    written.append(os.path.join(out, 'history.png'))
+    save(plots.plot_optimization_history(study).figure, written[-1])
+    try:
+        import optuna
+        importance = optuna.importance.get_param_importances(study)
+        figure = plots.plot_param_importances(study).figure
+    except (ValueError, RuntimeError) as e:  # too few trials, or none that differ
+        return written, 'no importance: {}'.format(e)
+    written.append(os.path.join(out, 'importance.png'))
+    save(figure, written[-1])
+    return written, importance
+
+
+def best(study):
+    """The best complete trial, or None."""
+    import optuna
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        return None
+    return study.best_trial
+
+
+def ended(study):
+    import optuna
+    return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)
+               if t.state != optuna.trial.TrialState.WAITING)
+
+
+def importance_text(importance):
+    if isinstance(importance, str):
+        return importance
+    return ', '.join('--{} {:.2f}'.format(flag, value) for flag, value in importance.items())
+
+
+def import_optuna():
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        fail('Optuna is not installed, and --tune needs it; install it with: '
+             'pip install -r requirements-study.txt')
+
+
+def best_md(out, study, args, confirmation):
+    """best.md: the best trial as a train.py command, and what the confirmation says."""
+    best = study.best_trial
+    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    counts = ', '.join('{} {}'.format(states.count(s), s) for s in ('complete', 'pruned', 'fail')
+                       if s in states)
+    command = shlex.join(['python', 'train.py', *best.user_attrs['flags']])
+    lines = ['# Tuning {}: the best of {} trials'.format(os.path.basename(
+        os.path.normpath(out)), len(states)), '',
+        '{} ({}); objective: the {} over seeds {}: **{:.1f}**.'.format(
+            trial_name(best.number), counts, OBJECTIVE_WORDS[args.objective],
+            best.user_attrs['seeds'], best.value), '',
+        '| flag | value |', '|---|---|']
+    lines += ['| --{} | {} |'.format(*item) for item in best.user_attrs['params'].items()]
+    lines += ['', 'Train it:', '', '    ' + command, '',
+              '## Confirmed on fresh seeds', '', confirmation, '',
+              'A tuned configuration is only as good as this confirmation says. The search '
+              'kept the best of {} estimates, each from {} seeds, so its own objective '
+              'flatters it; the confirmation, on seeds the search never saw, is the one '
+              'to quote.'.format(len(states), len(best.user_attrs['seeds'].split(',')))]
+    atomic_write(os.path.join(out, 'best.md'), lambda f: f.write(
+        ('\n'.join(lines) + '\n').encode()))
+    return command
