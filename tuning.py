@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import shlex
+import warnings
 
 from ddpg_extras.checks import fail
 from ddpg_extras.files import atomic_write
@@ -81,20 +82,20 @@ def open_search(out, base_flags, space, args, defaults):
     values as its first trial."""
     import optuna
     quiet_optuna()
-    Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
-    options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
-    sampler = Sampler(seed=args.sampler_seed, **options)
     prune = pruner(pruning(args))
     try:
-        return optuna.load_study(study_name=NAME, storage=storage(out), sampler=sampler,
-                                 pruner=prune)
+        study = optuna.load_study(study_name=NAME, storage=storage(out), pruner=prune)
     except KeyError:  # a new tuning
-        study = optuna.create_study(study_name=NAME, storage=storage(out), sampler=sampler,
-                                    pruner=prune, direction=OBJECTIVES[args.objective][0])
+        study = optuna.create_study(study_name=NAME, storage=storage(out), pruner=prune,
+                                    direction=OBJECTIVES[args.objective][0])
         import train
         study.enqueue_trial(base_params(space, vars(train.parser.parse_args(base_flags)),
                                         defaults))
-        return study
+    Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
+    options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
+    # a resumed tuning's sampler is seeded afresh, lest it draw its first trials again
+    study.sampler = Sampler(seed=args.sampler_seed + asked(study), **options)
+    return study
 
 
 def pruning(args):
@@ -225,9 +226,11 @@ def write_tuning(out, study, space):
     save(plots.plot_optimization_history(study).figure, written[-1])
     try:
         import optuna
-        importance = optuna.importance.get_param_importances(study)
-        figure = plots.plot_param_importances(study).figure
-    except (ValueError, RuntimeError) as e:  # too few trials, or none that differ
+        with warnings.catch_warnings():  # too few trials: all flags equally important
+            warnings.simplefilter('ignore')
+            importance = optuna.importance.get_param_importances(study)
+            figure = plots.plot_param_importances(study).figure
+    except (ValueError, RuntimeError) as e:  # none that differ
         return written, 'no importance: {}'.format(e)
     written.append(os.path.join(out, 'importance.png'))
     save(figure, written[-1])

@@ -19,8 +19,10 @@ utils.py, train.py and test.py read like the slides:
 - summary.py      what a study concludes: its tables, statistics.csv, the lines in words
 - figures.py      a study's figures (curves, profiles, improvement), and reading TensorBoard
 - ownership.py    one driver per study folder: its lock, and taking over a dead one's
-- cluster.py      Ray for a study: started here or joined, one line where it cannot be
+- cluster.py      Ray for a study: started here or joined, one line where it cannot be;
+                  its trials stopped on Ctrl-C
 - batched.py      many seeds' networks stacked, and the update for all of them at once
 - seed_axis.py    many seeds' replay buffers and OU noise, with the seed first
 - cohort.py       train_seeds.py's plumbing: K seeds, each a run, masked once it has ended
+- search.py       a tuning's search space, and Optuna's storage, pruner and reports
 """

@@ -103,6 +103,7 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     rows, trials = tuning_csv(out), journal(out)
     assert [row['trial'] for row in rows] == ['0', '1', '2']
     assert [t.state.name for t in trials] == ['COMPLETE'] * 3
+    assert len({row['tau'] for row in rows}) == 3  # the resumed sampler draws anew
     assert 'resuming Pendulum-v1_seed500' in log.read_text()  # from its checkpoint
     assert len((log.parent / 'attempts').read_text().splitlines()) == 2
     assert again.stdout.count('trial001 (') == 1 and 'trial000 (' not in again.stdout
