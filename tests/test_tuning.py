@@ -127,9 +127,21 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     (['--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--deck_loop'], ['drop --deck_loop']),
 ])
 def test_bad_input_gets_one_line_and_starts_nothing(tmp_path, flags, fragments):
-    result = run_script('study.py', *flags, '--out', tmp_path / 'tune')
-    assert_clean_error(result, *fragments)
+    import study  # in this process: the same checks as the script's, without its start-up
+    with pytest.raises(SystemExit) as exit:
+        study.main([str(flag) for flag in flags] + ['--out', str(tmp_path / 'tune')])
+    line = str(exit.value.code)
+    assert line.startswith('error: ') and '\n' not in line
+    for fragment in fragments:
+        assert fragment in line, line
     assert not (tmp_path / 'tune').exists()
+
+
+def test_a_bad_search_from_the_command_line_gets_one_line_and_no_traceback(tmp_path):
+    result = run_script('study.py', '--tune', 2, '--search', 'tau=uniform(0.5,2)', '--out',
+                        tmp_path / 'tune')
+    assert_clean_error(result, "--search 'tau=uniform(0.5,2)': train.py refuses --tau 2")
+    assert result.stdout == '' and not (tmp_path / 'tune').exists()
 
 
 def test_a_tuning_resumed_with_other_settings_is_refused(tuned, tmp_path):
