@@ -12,20 +12,17 @@ last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again. It 
 with interval estimates of every configuration (rliable; ddpg_extras/summary.py).
 """
 import argparse
-import contextlib
-import io
 import os
-import re
 import shlex
 import sys
 import time
 
 import tuning
-from ddpg_extras.checks import check_flags, fail, parse_seeds, positive_int
+from configs import budget, check_scoring, parse_configs, trainer
+from ddpg_extras.checks import fail, parse_seeds, positive_int
 from ddpg_extras.cluster import check_address, import_ray, start_ray, stop_tasks
 from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
-from ddpg_extras.search import flag_values, parse_dimension, with_params
 from ddpg_extras.summary import write_report
 from trials import (
     ROOT,
@@ -82,76 +79,6 @@ parser.add_argument('--take_over', action='store_true',
 
 tuning.add_flags(parser)
 
-STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
-
-
-def parse_configs(texts):
-    """[(name, [flags])] from NAME=FLAGS texts, each checked as train.py checks its flags."""
-    configs = []
-    for text in texts or ['defaults=']:
-        name, equals, flags = text.partition('=')
-        if not equals or not re.fullmatch(r'[A-Za-z0-9_.-]+', name):
-            fail('--config {!r} is not NAME=FLAGS (a name of letters, digits, _ . -, then =, '
-                 'then train.py flags), e.g. --config "recipe=--tau 0.005"'.format(text))
-        if name in dict(configs):
-            fail('--config {} is given twice; give each configuration its own name'.format(name))
-        try:
-            flags = shlex.split(flags)
-        except ValueError as e:
-            fail('--config {}: {}'.format(name, e))
-        check_config(name, trainer(flags)[0])
-        configs.append((name, flags))
-    return configs
-
-
-# A configuration's own choice of how its trials train, besides train.py's flags
-TRAINER = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
-TRAINER.add_argument('--deck_loop', action='store_true')
-TRAINER.add_argument('--seeds_per_trial', type=positive_int)
-
-
-def trainer(flags, args=None):
-    """(train.py's flags, deck_loop, seeds per trial) of a configuration: its own
-    --deck_loop and --seeds_per_trial K, else the study's (args)."""
-    try:
-        own, rest = TRAINER.parse_known_args(flags)
-    except argparse.ArgumentError as e:
-        fail('--config: {}'.format(e))
-    if args is None:
-        return rest, own.deck_loop, own.seeds_per_trial or 1
-    deck_loop, k = own.deck_loop or args.deck_loop, own.seeds_per_trial or args.seeds_per_trial
-    if deck_loop and k > 1:
-        fail("--deck_loop runs the deck's own loop, one seed at a time; drop --seeds_per_trial")
-    return rest, deck_loop, k
-
-
-def check_config(name, flags):
-    """One line naming the configuration and the flag, where train.py would refuse it."""
-    for flag in flags:
-        if flag.split('=')[0] in STUDY_FLAGS:
-            fail('--config {}: {} is set by the study for each trial (the seeds come from '
-                 '--seeds; each trial runs one thread); drop it'.format(name, flag.split('=')[0]))
-    problem = config_problem(flags)
-    if problem:
-        fail('--config {}: {}'.format(name, problem))
-
-
-def config_problem(flags):
-    """What train.py would say of these flags, or None where it takes them."""
-    import train
-    from ddpg_extras.environments import make_env
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-            args = train.parser.parse_args(flags)
-            check_flags(args, train.parser.error)
-            make_env(args.env_name).close()
-    except SystemExit as e:
-        message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
-        return message.split('error: ', 1)[-1]
-    return None
-
-
 def open_study(args):
     """(out, configs, seeds, the study's flags): a new study folder, or an existing one
     given the same configurations and seeds (or none, to finish it as it was). The
@@ -165,7 +92,7 @@ def open_study(args):
     if study is None:
         configs, seeds = parse_configs(args.config), parse_seeds(default_seeds(args))
         if args.tune is None:
-            refuse_tuning_flags(args, 'is for a tuning: add --tune N and --search')
+            tuning.refuse_flags(args, 'is for a tuning: add --tune N and --search')
         elif args.deck_loop or any(trainer(flags)[1] for _, flags in configs):
             fail("--tune searches train.py's flags, trained by train_seeds.py: drop "
                  '--deck_loop')
@@ -177,7 +104,7 @@ def open_study(args):
         for _, flags in configs:  # a deck's loop of seeds together is refused
             trainer(flags, args)
         if args.tune:
-            args = check_tuning(args, configs, seeds)
+            args = tuning.check(args, configs, seeds)
         out = out or os.path.join('studies', '{}{}_{}'.format(
             'tuning-' if args.tune else '', '-'.join(name for name, _ in configs)[:60],
             time.strftime('%Y%m%d-%H%M%S')))
@@ -187,7 +114,7 @@ def open_study(args):
         fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
              'choose a new --out'.format(out))
     if not study.get('tune'):
-        refuse_tuning_flags(args, 'is for a tuning, and {} is a study; drop it, or choose a '
+        tuning.refuse_flags(args, 'is for a tuning, and {} is a study; drop it, or choose a '
                                   'new --out'.format(out))
     else:
         tuning.import_optuna()
@@ -214,77 +141,6 @@ SETTINGS = (('seeds_per_trial', 1), ('score_episodes', 100), ('score_seed', 1000
 def settings(tune):
     """What a study keeps, and a tuning (tune: its trials) besides (tuning.SETTINGS)."""
     return SETTINGS + (tuning.SETTINGS if tune else ())
-
-
-def refuse_tuning_flags(args, why):
-    for flag, _ in tuning.SETTINGS:
-        if getattr(args, flag) is not None:
-            fail('--{} {}'.format(flag, why))
-
-
-def check_tuning(args, configs, seeds):
-    """A new tuning's flags, in one line where one is wrong; returns the flags with the
-    confirmation's seeds."""
-    tuning.import_optuna()
-    if not args.search:
-        fail('--tune {} needs --search FLAG=SPACE, once for each flag to tune, e.g. --search '
-             '"actor_lr=log(1e-4,1e-2)"'.format(args.tune))
-    base = trainer(configs[0][1], args)[0]
-    if 'tuned' in dict(configs):
-        fail('--config tuned: the confirmation calls the tuned configuration so; name it '
-             'otherwise')
-    search_space(args.search, base)
-    if args.prune_warmup is None:  # as rl-baselines3-zoo's: a third of the run
-        import train
-        args = argparse.Namespace(**dict(vars(args), prune_warmup=train.parser.parse_args(
-            base).max_iter_num // 3))
-    confirm = args.confirm_seeds or list(range(max(seeds) + 1, max(seeds) + 11))
-    if set(confirm) & set(seeds):
-        fail('--confirm_seeds holds tuning seed {}: the confirmation needs seeds the search '
-             'never saw; give seeds apart from --seeds'.format(min(set(confirm) & set(seeds))))
-    check_scoring(args, configs, confirm)
-    return argparse.Namespace(**dict(vars(args), confirm_seeds=confirm))
-
-
-def search_space(texts, base):
-    """([Dimension] of --search, train.py's flags and defaults), each dimension checked:
-    its flag train.py's and not the study's, searched once, and its ends (or choices)
-    taken by train.py with the base configuration's flags (base)."""
-    import train
-    from ddpg_extras.cohort import REFUSED
-    defaults, space = vars(train.parser.parse_args([])), []
-    for text in texts:
-        try:
-            d = parse_dimension(text, defaults)
-        except ValueError as e:
-            fail('--search {!r}: {}'.format(text, e))
-        if '--' + d.flag in STUDY_FLAGS + ('--env_name',) or d.flag in dict(REFUSED):
-            fail('--search {!r}: --{} is set by the study for every trial (its seeds come from '
-                 '--seeds, its trials train one environment, in one thread, through '
-                 'train_seeds.py); search another flag'.format(text, d.flag))
-        if d.flag in [other.flag for other in space]:
-            fail('--search {!r}: --{} is searched twice; give it once'.format(text, d.flag))
-        for value in flag_values(d):
-            problem = config_problem(with_params(base, {d.flag: value}, defaults))
-            if problem:
-                fail('--search {!r}: train.py refuses --{} {}: {}'.format(
-                    text, d.flag, value, problem))
-        space.append(d)
-    return space, defaults
-
-
-def check_scoring(args, configs, seeds):
-    """The seeds, once the scoring starts are apart from them and --baseline names a
-    configuration."""
-    starts = range(args.score_seed, args.score_seed + args.score_episodes)
-    if set(seeds) & set(starts):
-        fail('the scoring episodes start from reset seeds {}-{}, which holds training seed {}; '
-             'give --score_seed a value apart from --seeds'.format(
-                 starts[0], starts[-1], min(set(seeds) & set(starts))))
-    if args.baseline is not None and args.baseline not in dict(configs):
-        fail('--baseline {} is not a configuration of the study; give one of: {}'.format(
-            args.baseline, ', '.join(name for name, _ in configs)))
-    return seeds
 
 
 def default_seeds(args):
@@ -381,13 +237,6 @@ def write_outputs(out, configs, seeds, rows, total, args):
     return text, [os.path.join(out, 'results.csv')] + written
 
 
-def budget(flags):
-    """(goal_score, max_iter_num) of a configuration's train.py flags."""
-    import train
-    args = train.parser.parse_args(trainer(flags)[0])
-    return args.goal_score, args.max_iter_num
-
-
 def main(argv=None):
     args = parser.parse_args(argv)
     if args.retries < 0:
@@ -426,7 +275,7 @@ def run_tuning(ray, out, configs, seeds, args):
     """Run the trials of the search the tuning lacks, write what it found, then confirm
     the best against every configuration on fresh seeds (a study in out/confirm)."""
     base = trainer(configs[0][1], args)[0]
-    space, defaults = search_space(args.search, base)
+    space, defaults = tuning.search_space(args.search, base)
     print('tuning {}: {} trials of {} over {}; seeds {} together in each'.format(
         out, args.tune, args.sampler.upper(), ', '.join(d.text for d in space),
         seeds_text(seeds)), flush=True)

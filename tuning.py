@@ -6,17 +6,21 @@ on from the trials it has; study.py then confirms the winner on fresh seeds.
 
 Writes tuning.csv (every trial), history.png (the objective over trials),
 importance.png (each flag's importance, by Optuna's own evaluator) and best.md."""
+import argparse
 import csv
 import io
 import os
 import shlex
 import warnings
 
+from configs import STUDY_FLAGS, check_scoring, config_problem, trainer
 from ddpg_extras.checks import fail
 from ddpg_extras.files import atomic_write
 from ddpg_extras.search import (
     NAME,
     base_params,
+    flag_values,
+    parse_dimension,
     pruner,
     quiet_optuna,
     storage,
@@ -288,3 +292,60 @@ def best_md(out, study, args, confirmation):
     atomic_write(os.path.join(out, 'best.md'), lambda f: f.write(
         ('\n'.join(lines) + '\n').encode()))
     return command
+
+
+def refuse_flags(args, why):
+    for flag, _ in SETTINGS:
+        if getattr(args, flag) is not None:
+            fail('--{} {}'.format(flag, why))
+
+
+def check(args, configs, seeds):
+    """A new tuning's flags, in one line where one is wrong; returns the flags with the
+    confirmation's seeds."""
+    import_optuna()
+    if not args.search:
+        fail('--tune {} needs --search FLAG=SPACE, once for each flag to tune, e.g. --search '
+             '"actor_lr=log(1e-4,1e-2)"'.format(args.tune))
+    base = trainer(configs[0][1], args)[0]
+    if 'tuned' in dict(configs):
+        fail('--config tuned: the confirmation calls the tuned configuration so; name it '
+             'otherwise')
+    search_space(args.search, base)
+    if args.prune_warmup is None:  # as rl-baselines3-zoo's: a third of the run
+        import train
+        args = argparse.Namespace(**dict(vars(args), prune_warmup=train.parser.parse_args(
+            base).max_iter_num // 3))
+    confirm = args.confirm_seeds or list(range(max(seeds) + 1, max(seeds) + 11))
+    if set(confirm) & set(seeds):
+        fail('--confirm_seeds holds tuning seed {}: the confirmation needs seeds the search '
+             'never saw; give seeds apart from --seeds'.format(min(set(confirm) & set(seeds))))
+    check_scoring(args, configs, confirm)
+    return argparse.Namespace(**dict(vars(args), confirm_seeds=confirm))
+
+
+def search_space(texts, base):
+    """([Dimension] of --search, train.py's flags and defaults), each dimension checked:
+    its flag train.py's and not the study's, searched once, and its ends (or choices)
+    taken by train.py with the base configuration's flags (base)."""
+    import train
+    from ddpg_extras.cohort import REFUSED
+    defaults, space = vars(train.parser.parse_args([])), []
+    for text in texts:
+        try:
+            d = parse_dimension(text, defaults)
+        except ValueError as e:
+            fail('--search {!r}: {}'.format(text, e))
+        if '--' + d.flag in STUDY_FLAGS + ('--env_name',) or d.flag in dict(REFUSED):
+            fail('--search {!r}: --{} is set by the study for every trial (its seeds come from '
+                 '--seeds, its trials train one environment, in one thread, through '
+                 'train_seeds.py); search another flag'.format(text, d.flag))
+        if d.flag in [other.flag for other in space]:
+            fail('--search {!r}: --{} is searched twice; give it once'.format(text, d.flag))
+        for value in flag_values(d):
+            problem = config_problem(with_params(base, {d.flag: value}, defaults))
+            if problem:
+                fail('--search {!r}: train.py refuses --{} {}: {}'.format(
+                    text, d.flag, value, problem))
+        space.append(d)
+    return space, defaults

@@ -14,7 +14,7 @@ LAYERS = (
     ("the deck's definitions, and the deck's code as published", ('model', 'utils', 'deck_ddpg')),
     ('the plumbing', ('ddpg_extras.*',)),
     ('the scripts', ('train', 'test', 'plot', 'train_seeds')),
-    ('the studies', ('study', 'trials', 'tuning')),
+    ('the studies', ('study', 'trials', 'tuning', 'configs')),
     ('the benchmarks', ('benchmarks.*',)),
 )
 # The deck's own files, and what each may use of the project (what it must call).

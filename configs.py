@@ -1,0 +1,101 @@
+"""A study's configurations (not in the deck): NAME=FLAGS, each checked as train.py
+checks its flags, with its own choice of trainer (--deck_loop, --seeds_per_trial K);
+and its seeds, apart from the starts that score its actors. study.py and a tuning
+(tuning.py) check theirs here."""
+import argparse
+import contextlib
+import io
+import re
+import shlex
+
+from ddpg_extras.checks import check_flags, fail, positive_int
+
+STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
+
+
+def parse_configs(texts):
+    """[(name, [flags])] from NAME=FLAGS texts, each checked as train.py checks its flags."""
+    configs = []
+    for text in texts or ['defaults=']:
+        name, equals, flags = text.partition('=')
+        if not equals or not re.fullmatch(r'[A-Za-z0-9_.-]+', name):
+            fail('--config {!r} is not NAME=FLAGS (a name of letters, digits, _ . -, then =, '
+                 'then train.py flags), e.g. --config "recipe=--tau 0.005"'.format(text))
+        if name in dict(configs):
+            fail('--config {} is given twice; give each configuration its own name'.format(name))
+        try:
+            flags = shlex.split(flags)
+        except ValueError as e:
+            fail('--config {}: {}'.format(name, e))
+        check_config(name, trainer(flags)[0])
+        configs.append((name, flags))
+    return configs
+
+
+# A configuration's own choice of how its trials train, besides train.py's flags
+TRAINER = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+TRAINER.add_argument('--deck_loop', action='store_true')
+TRAINER.add_argument('--seeds_per_trial', type=positive_int)
+
+
+def trainer(flags, args=None):
+    """(train.py's flags, deck_loop, seeds per trial) of a configuration: its own
+    --deck_loop and --seeds_per_trial K, else the study's (args)."""
+    try:
+        own, rest = TRAINER.parse_known_args(flags)
+    except argparse.ArgumentError as e:
+        fail('--config: {}'.format(e))
+    if args is None:
+        return rest, own.deck_loop, own.seeds_per_trial or 1
+    deck_loop, k = own.deck_loop or args.deck_loop, own.seeds_per_trial or args.seeds_per_trial
+    if deck_loop and k > 1:
+        fail("--deck_loop runs the deck's own loop, one seed at a time; drop --seeds_per_trial")
+    return rest, deck_loop, k
+
+
+def check_config(name, flags):
+    """One line naming the configuration and the flag, where train.py would refuse it."""
+    for flag in flags:
+        if flag.split('=')[0] in STUDY_FLAGS:
+            fail('--config {}: {} is set by the study for each trial (the seeds come from '
+                 '--seeds; each trial runs one thread); drop it'.format(name, flag.split('=')[0]))
+    problem = config_problem(flags)
+    if problem:
+        fail('--config {}: {}'.format(name, problem))
+
+
+def config_problem(flags):
+    """What train.py would say of these flags, or None where it takes them."""
+    import train
+    from ddpg_extras.environments import make_env
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            args = train.parser.parse_args(flags)
+            check_flags(args, train.parser.error)
+            make_env(args.env_name).close()
+    except SystemExit as e:
+        message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
+        return message.split('error: ', 1)[-1]
+    return None
+
+
+def check_scoring(args, configs, seeds):
+    """The seeds, once the scoring starts are apart from them and --baseline names a
+    configuration."""
+    starts = range(args.score_seed, args.score_seed + args.score_episodes)
+    if set(seeds) & set(starts):
+        fail('the scoring episodes start from reset seeds {}-{}, which holds training seed {}; '
+             'give --score_seed a value apart from --seeds'.format(
+                 starts[0], starts[-1], min(set(seeds) & set(starts))))
+    if args.baseline is not None and args.baseline not in dict(configs):
+        fail('--baseline {} is not a configuration of the study; give one of: {}'.format(
+            args.baseline, ', '.join(name for name, _ in configs)))
+    return seeds
+
+
+def budget(flags):
+    """(goal_score, max_iter_num) of a configuration's train.py flags."""
+    import train
+    args = train.parser.parse_args(trainer(flags)[0])
+    return args.goal_score, args.max_iter_num
