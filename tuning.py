@@ -109,7 +109,8 @@ def pruning(args):
 def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
     """Ask, run and tell trials until the tuning has args.tune of them, slots at a
     time; the trials a stopped or killed driver left running go on first, from their
-    checkpoints. Returns (Optuna's study, True if Ctrl-C stopped it)."""
+    checkpoints. Returns (Optuna's study, True if Ctrl-C stopped it or a trial was
+    stopped: those go on when the tuning is run again)."""
     import optuna
 
     from ddpg_extras.cluster import stop_tasks
@@ -132,8 +133,8 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
                 trial.set_user_attr('flags', with_params(base_flags, params, defaults))
                 trial.set_user_attr('seeds', ','.join(map(str, seeds)))
                 submit(trial)
-            if not refs:
-                return study, False
+            if not refs:  # a trial stopped on its own (SIGTERM) is left running
+                return study, any(t.state == running for t in study.get_trials(deepcopy=False))
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)  # Ctrl-C is seen
             for ref in ready:
                 trial = refs.pop(ref)
