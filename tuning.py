@@ -201,6 +201,11 @@ def objective(rows, args, flags):
     return iqm_value([row['actor_score'] for row in rows]), None
 
 
+def state(trial):
+    """complete, pruned, failed or running."""
+    return 'failed' if trial.state.name == 'FAIL' else trial.state.name.lower()
+
+
 COLUMNS = ('trial', 'state', 'objective', 'pruned_after', 'flags', 'seeds', 'node',
            'seconds', 'error')
 
@@ -216,7 +221,7 @@ def write_tuning(out, study, space):
     writer.writerow(COLUMNS[:3] + tuple(d.flag for d in space) + COLUMNS[3:])
     for t in study.get_trials(deepcopy=False):
         steps, complete = sorted(t.intermediate_values), t.state.name == 'COMPLETE'
-        writer.writerow([t.number, t.state.name.lower(), t.value if complete else '']
+        writer.writerow([t.number, state(t), t.value if complete else '']
                         + [t.user_attrs.get('params', {}).get(d.flag, '') for d in space]
                         + [steps[-1] if t.state.name == 'PRUNED' and steps else '',
                            ' '.join(t.user_attrs.get('flags', [])), t.user_attrs.get('seeds'),
@@ -273,8 +278,8 @@ def import_optuna():
 def best_md(out, study, args, confirmation):
     """best.md: the best trial as a train.py command, and what the confirmation says."""
     best = study.best_trial
-    states = [t.state.name.lower() for t in study.get_trials(deepcopy=False)]
-    counts = ', '.join('{} {}'.format(states.count(s), s) for s in ('complete', 'pruned', 'fail')
+    states = [state(t) for t in study.get_trials(deepcopy=False)]
+    counts = ', '.join('{} {}'.format(states.count(s), s) for s in ('complete', 'pruned', 'failed')
                        if s in states)
     command = shlex.join(['python', 'train.py', *best.user_attrs['flags']])
     lines = ['# Tuning {}: the best of {} trials'.format(os.path.basename(
