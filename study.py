@@ -273,7 +273,7 @@ def write_study(out, configs, seeds, args):
 
 def run_tuning(ray, out, configs, seeds, args):
     """Run the trials of the search the tuning lacks, write what it found, then confirm
-    the best against every configuration on fresh seeds (a study in out/confirm)."""
+    the best against every configuration on fresh seeds."""
     base = trainer(configs[0][1], args)[0]
     space, defaults = tuning.search_space(args.search, base)
     print('tuning {}: {} trials of {} over {}; seeds {} together in each'.format(
@@ -281,32 +281,39 @@ def run_tuning(ray, out, configs, seeds, args):
         seeds_text(seeds)), flush=True)
     if not ray.is_initialized():
         start_ray(ray, args, ROOT)
-    try:  # as many trials at a time as Ray has cores
+    try:  # one Ray for the search and its confirmation; trials at a time: its cores
         slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
         study, stopped = tuning.run_search(ray, out, base, seeds, space, args, defaults, slots)
+        written, importance = tuning.write_tuning(out, study, space)
+        print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
+                                                     ', '.join(written)))
+        if stopped:
+            print('{} of {} trials ended; finish the tuning with: {}'.format(
+                tuning.ended(study), args.tune, resume_command(out)))
+            raise SystemExit(130)
+        if tuning.best(study) is None:
+            fail('no trial of the tuning completed (see {}); nothing to confirm'.format(
+                written[0]))
+        return confirm(ray, out, configs, study, args)
     finally:
         ray.shutdown()
-    written, importance = tuning.write_tuning(out, study, space)
-    print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
-                                                 ', '.join(written)))
-    if stopped:
-        print('{} of {} trials ended; finish the tuning with: {}'.format(
-            tuning.ended(study), args.tune, resume_command(out)))
-        raise SystemExit(130)
-    if tuning.best(study) is None:
-        fail('no trial of the tuning completed (see {}); nothing to confirm'.format(written[0]))
+
+
+def confirm(ray, out, configs, study, args):
+    """The best trial (tuned) and every configuration, as a study on the confirmation's
+    seeds in out/confirm; best.md says what it found."""
+    best = tuning.best(study)
     command = tuning.best_md(out, study, args, 'Not confirmed yet: {}.'.format(
         resume_command(out)))
-    print('best: {}, {:.1f}: {}'.format(tuning.trial_name(tuning.best(study).number),
-                                        tuning.best(study).value, command))
+    print('best: {}, {:.1f}: {}'.format(tuning.trial_name(best.number), best.value, command))
     confirm_out = os.path.join(out, 'confirm')
-    confirm = configs + [('tuned', tuning.best(study).user_attrs['flags'])]
+    configs = configs + [('tuned', best.user_attrs['flags'])]
     confirm_args = argparse.Namespace(**dict(vars(args), tune=None))
     os.makedirs(confirm_out, exist_ok=True)
     if not os.path.exists(os.path.join(confirm_out, 'study.json')):
-        write_study(confirm_out, confirm, args.confirm_seeds, confirm_args)
+        write_study(confirm_out, configs, args.confirm_seeds, confirm_args)
     print('\nthe confirmation, on seeds the search never saw:', flush=True)
-    rows = run_study(ray, confirm_out, confirm, args.confirm_seeds, confirm_args)
+    rows = run_study(ray, confirm_out, configs, args.confirm_seeds, confirm_args)
     with open(os.path.join(confirm_out, 'summary.md')) as f:
         tuning.best_md(out, study, args, f.read().split('\n', 1)[1].strip())
     print('best.md: {}'.format(os.path.join(out, 'best.md')))

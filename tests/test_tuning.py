@@ -91,11 +91,12 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     out = tmp_path / 'tune'
     flags = ['--tune', 3, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
              'base=--max_iter_num 30 --goal_score inf --checkpoint_interval 2 --log_interval 1',
-             '--workers', 1, '--pruner', 'none', '--confirm_seeds', 600, '--score_episodes', 2,
+             '--workers', 2, '--pruner', 'none', '--confirm_seeds', 600, '--score_episodes', 2,
              '--out', out]
-    tuning = start_study(*flags)
-    log = out / 'trials' / 'trial001' / 'seeds500' / 'train.log'
-    wait_until(lambda: log.exists() and '5 episode |' in log.read_text(), tuning, 300)
+    tuning = start_study(*flags)  # trials 0 and 1 at once
+    logs = [out / 'trials' / 'trial00{}'.format(n) / 'seeds500' / 'train.log' for n in (0, 1)]
+    wait_until(lambda: all(log.exists() and '5 episode |' in log.read_text() for log in logs),
+               tuning, 300)
     os.killpg(tuning.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
     tuning.communicate(timeout=60)
     again = run_script('study.py', *flags)
@@ -104,9 +105,10 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     assert [row['trial'] for row in rows] == ['0', '1', '2']
     assert [t.state.name for t in trials] == ['COMPLETE'] * 3
     assert len({row['tau'] for row in rows}) == 3  # the resumed sampler draws anew
-    assert 'resuming Pendulum-v1_seed500' in log.read_text()  # from its checkpoint
-    assert len((log.parent / 'attempts').read_text().splitlines()) == 2
-    assert again.stdout.count('trial001 (') == 1 and 'trial000 (' not in again.stdout
+    for log in logs:  # each trial under way went on from its checkpoint, as itself
+        assert 'resuming Pendulum-v1_seed500' in log.read_text()
+        assert len((log.parent / 'attempts').read_text().splitlines()) == 2
+    assert [again.stdout.count('trial00{} ('.format(n)) for n in (0, 1, 2)] == [1, 1, 1]
 
 
 @pytest.mark.parametrize('flags, fragments', [
