@@ -20,7 +20,7 @@ import time
 import tuning
 from configs import budget, check_scoring, parse_configs, trainer
 from ddpg_extras.checks import fail, parse_seeds, positive_int
-from ddpg_extras.cluster import check_address, import_ray, start_ray, stop_tasks
+from ddpg_extras.cluster import check_address, ctrl_c, import_ray, start_ray, stop_tasks
 from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
 from ddpg_extras.summary import write_report
@@ -189,8 +189,8 @@ def run_trials(ray, out, todo, args, total):
                unit='trial', file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty())
     say = print if bar.disable else bar.write
     pending, failed = list(refs), []
-    try:
-        while pending:
+    with ctrl_c() as stopped:
+        while pending and not stopped:
             # back in Python every second, so that a Ctrl-C is seen however Ray waits
             ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
             if not ready:
@@ -207,12 +207,10 @@ def run_trials(ray, out, todo, args, total):
             for row in rows if isinstance(rows, list) else []:  # not {'stopped': True}
                 bar.update()
                 say(trial_line(row))
-    except KeyboardInterrupt:
         bar.close()
-        stop_tasks(ray, pending)
-        return True, failed
-    bar.close()
-    return False, failed
+        if stopped:
+            stop_tasks(ray, pending)
+    return bool(stopped), failed
 
 
 def trial_line(row):

@@ -113,7 +113,7 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
     stopped: those go on when the tuning is run again)."""
     import optuna
 
-    from ddpg_extras.cluster import stop_tasks
+    from ddpg_extras.cluster import ctrl_c, stop_tasks
     study = open_search(out, base_flags, space, args, defaults)
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
@@ -124,8 +124,8 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
                          (trial.number, pruning(args), OBJECTIVES[args.objective][1]))] = trial
     for frozen in study.get_trials(deepcopy=False, states=(running,)):
         submit(optuna.trial.Trial(study, frozen._trial_id))
-    try:
-        while True:
+    with ctrl_c() as stopped:
+        while not stopped:
             while len(refs) < slots and asked(study) < args.tune:
                 trial = study.ask()
                 params = suggest(trial, space)  # as they train: floats to 3 digits
@@ -143,9 +143,8 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
                 except ray.exceptions.RayError as e:
                     result = {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
                 print(tell(study, trial, result, args), flush=True)
-    except KeyboardInterrupt:
         stop_tasks(ray, list(refs))  # each saves its checkpoints; it stays running
-        return study, True
+    return study, True
 
 
 def asked(study):

@@ -91,6 +91,19 @@ def ray_error(error, said, address):
     return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
 
 
+@contextlib.contextmanager
+def ctrl_c():
+    """While a driver waits on its trials: Ctrl-C is noted, never raised, and the loop
+    looks (a KeyboardInterrupt raised inside Ray's wait was seen to be lost, and the
+    study then ran on as if never stopped). Yields the signals received."""
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def stop_tasks(ray, pending):
     """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
     def quit_now(signum, frame):
