@@ -20,7 +20,14 @@ import time
 import tuning
 from configs import budget, check_scoring, parse_configs, trainer
 from ddpg_extras.checks import fail, parse_seeds, positive_int
-from ddpg_extras.cluster import check_address, ctrl_c, import_ray, start_ray, stop_tasks
+from ddpg_extras.cluster import (
+    check_address,
+    ctrl_c,
+    import_ray,
+    outcome,
+    start_ray,
+    stop_tasks,
+)
 from ddpg_extras.files import read_whole_json, write_json
 from ddpg_extras.ownership import FolderLock
 from ddpg_extras.summary import write_report
@@ -196,10 +203,7 @@ def run_trials(ray, out, todo, args, total):
             if not ready:
                 continue
             name, seeds = refs[ready[0]]
-            try:
-                rows = ray.get(ready[0])
-            except ray.exceptions.RayError as e:
-                rows = {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
+            rows = outcome(ray, ready[0])
             if isinstance(rows, dict) and 'failed' in rows:  # a file unwritten; Ray gave up
                 failed.append(rows['failed'])
                 say('{} seed {}: {}'.format(name, seeds_text(seeds), rows['failed']))

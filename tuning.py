@@ -113,7 +113,7 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
     stopped: those go on when the tuning is run again)."""
     import optuna
 
-    from ddpg_extras.cluster import ctrl_c, stop_tasks
+    from ddpg_extras.cluster import ctrl_c, outcome, stop_tasks
     study = open_search(out, base_flags, space, args, defaults)
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
@@ -137,12 +137,7 @@ def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
                 return study, any(t.state == running for t in study.get_trials(deepcopy=False))
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)  # Ctrl-C is seen
             for ref in ready:
-                trial = refs.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayError as e:
-                    result = {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
-                print(tell(study, trial, result, args), flush=True)
+                print(tell(study, refs.pop(ref), outcome(ray, ref), args), flush=True)
         stop_tasks(ray, list(refs))  # each saves its checkpoints; it stays running
     return study, True
 

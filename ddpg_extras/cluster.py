@@ -104,6 +104,14 @@ def ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
+def outcome(ray, ref):
+    """A finished task's result, or {'failed': why} where Ray gave it up."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as e:
+        return {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
+
+
 def stop_tasks(ray, pending):
     """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
     def quit_now(signum, frame):

@@ -12,6 +12,7 @@ A dimension is one of train.py's flags and where it may go:
 
 Floats are rounded to three significant digits before they train, so that a trial's
 flags read as they were run."""
+import os
 import re
 import warnings
 from typing import NamedTuple
@@ -129,8 +130,6 @@ def base_params(space, args, defaults):
 def storage(out):
     """Optuna's journal storage in the study folder (a file, locked while written, that
     survives a kill -9: a line cut short is not read)."""
-    import os
-
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     return JournalStorage(JournalFileBackend(os.path.join(out, JOURNAL)))
