@@ -281,11 +281,13 @@ def run_tuning(ray, out, configs, seeds, args):
     print('tuning {}: {} trials of {} over {}; seeds {} together in each'.format(
         out, args.tune, args.sampler.upper(), ', '.join(d.text for d in space),
         seeds_text(seeds)), flush=True)
+    study = tuning.open_search(out, base, space, args, defaults)  # a damaged one: one line
     if not ray.is_initialized():
         start_ray(ray, args, ROOT)
     try:  # one Ray for the search and its confirmation; trials at a time: its cores
         slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
-        study, stopped = tuning.run_search(ray, out, base, seeds, space, args, defaults, slots)
+        study, stopped = tuning.run_search(ray, out, study, base, seeds, space, args, defaults,
+                                           slots)
         written, importance = tuning.write_tuning(out, study, space)
         print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
                                                      ', '.join(written)))

@@ -17,6 +17,7 @@ from configs import STUDY_FLAGS, check_scoring, config_problem, trainer
 from ddpg_extras.checks import fail
 from ddpg_extras.files import atomic_write
 from ddpg_extras.search import (
+    JOURNAL,
     NAME,
     base_params,
     flag_values,
@@ -86,15 +87,22 @@ def open_search(out, base_flags, space, args, defaults):
     values as its first trial."""
     import optuna
     quiet_optuna()
-    prune = pruner(pruning(args))
+    prune, journal = pruner(pruning(args)), os.path.join(out, JOURNAL)
+    if not os.path.exists(journal) and os.path.isdir(os.path.join(out, 'trials')):
+        fail('{} is missing, and {} holds trials whose flags only it records; nothing was '
+             'changed. Restore it from a copy, or tune again with a new --out'.format(
+                 journal, os.path.join(out, 'trials')))
     try:
         study = optuna.load_study(study_name=NAME, storage=storage(out), pruner=prune)
     except KeyError:  # a new tuning
+        import train
         study = optuna.create_study(study_name=NAME, storage=storage(out), pruner=prune,
                                     direction=OBJECTIVES[args.objective][0])
-        import train
         study.enqueue_trial(base_params(space, vars(train.parser.parse_args(base_flags)),
                                         defaults))
+    except ValueError as e:  # a line in the middle that does not parse
+        fail('{} does not read back ({}); nothing was changed. Restore it from a copy, or '
+             'tune again with a new --out'.format(journal, e))
     Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
     options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
     # a resumed tuning's sampler is seeded afresh, lest it draw its first trials again
@@ -106,15 +114,14 @@ def pruning(args):
     return None if args.pruner == 'none' else (args.prune_startup, args.prune_warmup)
 
 
-def run_search(ray, out, base_flags, seeds, space, args, defaults, slots):
-    """Ask, run and tell trials until the tuning has args.tune of them, slots at a
-    time; the trials a stopped or killed driver left running go on first, from their
-    checkpoints. Returns (Optuna's study, True if Ctrl-C stopped it or a trial was
-    stopped: those go on when the tuning is run again)."""
+def run_search(ray, out, study, base_flags, seeds, space, args, defaults, slots):
+    """Ask, run and tell trials of Optuna's study (open_search) until the tuning has
+    args.tune of them, slots at a time; the trials a stopped or killed driver left
+    running go on first, from their checkpoints. Returns (Optuna's study, True if
+    Ctrl-C stopped it or a trial was stopped: those go on when it is run again)."""
     import optuna
 
     from ddpg_extras.cluster import ctrl_c, outcome, stop_tasks
-    study = open_search(out, base_flags, space, args, defaults)
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
 

@@ -159,6 +159,29 @@ def test_a_tuning_resumed_with_other_settings_is_refused(tuned, tmp_path):
                        '--objective is for a tuning, and {} is a study'.format(study))
 
 
+@pytest.mark.parametrize('damage, fragment', [
+    ('cut', 'optuna.journal does not read back'),
+    ('remove', 'optuna.journal is missing, and'),
+])
+def test_a_damaged_or_missing_journal_gets_one_line_and_nothing_changes(tuned, tmp_path,
+                                                                       damage, fragment):
+    import shutil
+
+    from test_study_faults import folder_state
+    out = tmp_path / 'tune'
+    shutil.copytree(tuned[0], out)
+    journal = out / 'optuna.journal'
+    if damage == 'cut':  # a line in the middle cut short
+        lines = journal.read_bytes().split(b'\n')
+        journal.write_bytes(b'\n'.join(lines[:3] + [lines[3][:10]] + lines[4:]))
+    else:
+        journal.unlink()
+    before = folder_state(out)
+    result = run_script('study.py', '--out', out)
+    assert_clean_error(result, fragment, 'nothing was changed', 'new --out')
+    assert folder_state(out) == before
+
+
 def test_without_optuna_one_line_names_the_requirements_file(tmp_path):
     import subprocess
     import sys
