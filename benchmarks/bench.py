@@ -9,6 +9,7 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
     python benchmarks/bench.py batch            # K seeds in one process (train_seeds.py)
     python benchmarks/bench.py drift            # each seed of a batch against its single run
     python benchmarks/bench.py statistics       # a study's interval estimates and figures
+    python benchmarks/bench.py coverage         # how often a 95% interval of n runs holds the IQM
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -285,6 +286,34 @@ def statistics_time(args):
         print('  {}: {:.1f} s'.format(what, statistics.median(seconds)))
 
 
+def coverage(args):
+    """How often the study's 95% interval of the IQM (estimates.interval, rliable's
+    stratified bootstrap) holds the true IQM, by the number of runs n: studies drawn
+    from a population shaped like DDPG's saved actors on Pendulum (most near -150, one
+    in five failing far below). Why a study needs estimates.MIN_RUNS runs for one."""
+    from scipy.stats import trim_mean
+
+    from ddpg_extras import estimates
+    rng = np.random.default_rng(args.seed)
+
+    def draw(n):
+        good = rng.random(n) < 0.8
+        return np.where(good, rng.normal(-150, 10, n), rng.normal(-400, 150, n))
+    truth = trim_mean(draw(1_000_000), 0.25)
+    _, metrics = estimates.rliable()
+    estimates.MIN_RUNS = 1  # every n gets its bootstrap here, to be measured
+    print('{} studies per n, {} bootstrap draws each; the true IQM is {:.1f}'.format(
+        args.studies, args.reps, truth))
+    for n in (2, 3, 4, 5, 6, 8, 10):
+        held = 0
+        for _ in range(args.studies):
+            _, low, high = estimates.interval(estimates.runs(draw(n)), lambda s: np.array(
+                [metrics.aggregate_iqm(s)]), reps=args.reps)
+            held += low[0] <= truth <= high[0]
+        print('  n = {:2d}: the 95% interval holds it in {:.0%} of studies'.format(
+            n, held / args.studies), flush=True)
+
+
 def timed(script, *args):
     """(wall, CPU) seconds of `python script args...` in a fresh process, as a user runs
     it: the threads are the script's own choice (no OMP_NUM_THREADS)."""
@@ -361,7 +390,7 @@ def study_costs(args):
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch',
-                                         'drift', 'statistics'])
+                                         'drift', 'statistics', 'coverage'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
@@ -383,6 +412,10 @@ if __name__ == '__main__':
     parser.add_argument('--batch_episodes', type=int, default=20,
                         help='batch, drift: episodes per seed')
     parser.add_argument('--device', default='cpu', help='batch: where the networks train')
+    parser.add_argument('--studies', type=int, default=400,
+                        help='coverage: studies drawn for each number of runs')
+    parser.add_argument('--reps', type=int, default=500,
+                        help='coverage: bootstrap draws per interval')
     parser.add_argument('--no_deck', action='store_true',
                         help="seeds: leave out the deck's loop (the slowest)")
     args = parser.parse_args()
@@ -392,4 +425,5 @@ if __name__ == '__main__':
     else:
         batch = drift = None
     {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs, 'threads': threads,
-     'batch': batch, 'drift': drift, 'statistics': statistics_time}[args.mode](args)
+     'batch': batch, 'drift': drift, 'statistics': statistics_time,
+     'coverage': coverage}[args.mode](args)

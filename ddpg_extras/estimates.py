@@ -16,6 +16,11 @@ import numpy as np
 REPS = 2000  # bootstrap replications: rliable's default for profiles and improvement
 CONFIDENCE = 0.95
 AGGREGATES = ('IQM', 'median', 'mean')
+# The fewest runs a configuration needs for a bootstrap interval. Below it, the 95%
+# interval of the IQM covers the true IQM about half the time at 2 runs and three
+# quarters at 3 (python benchmarks/bench.py coverage; docs/studies.md): fewer runs get
+# point estimates only, and no claim that one configuration beats another.
+MIN_RUNS = 5
 
 
 def rliable():
@@ -28,7 +33,11 @@ def rliable():
 
 def interval(scores, func, reps=REPS):
     """(point, low, high) of func over scores (an array of runs first, or a tuple of
-    two such arrays), by rliable's stratified bootstrap; each an array as func's."""
+    two such arrays), by rliable's stratified bootstrap; each an array as func's. With
+    fewer than MIN_RUNS runs (a side), the point alone: (point, None, None)."""
+    samples = scores if isinstance(scores, tuple) else (scores,)
+    if min(len(sample) for sample in samples) < MIN_RUNS:
+        return np.asarray(func(*samples)), None, None
     library, _ = rliable()
     # rliable 1.2 resamples with NumPy's global generator (np.random.choice), whatever
     # random_state says: seed that, and give the caller's state back
@@ -42,6 +51,11 @@ def interval(scores, func, reps=REPS):
     return np.asarray(points['x']), intervals['x'][0], intervals['x'][1]
 
 
+def at(estimate, i):
+    """The i-th (point, low, high) of an interval() of several statistics."""
+    return tuple(None if part is None else float(part[i]) for part in estimate)
+
+
 def runs(scores):
     """One configuration's scores as rliable's (runs x tasks) matrix: one task."""
     return np.asarray(scores, dtype=float).reshape(-1, 1)
@@ -52,9 +66,9 @@ def aggregate(scores):
     median is over the runs (NumPy's): rliable's aggregate_median is the median over
     tasks of each task's mean, which for one task is the mean."""
     _, metrics = rliable()
-    point, low, high = interval(runs(scores), lambda s: np.array(
+    estimate = interval(runs(scores), lambda s: np.array(
         [metrics.aggregate_iqm(s), np.median(s), metrics.aggregate_mean(s)]))
-    return {name: (point[i], low[i], high[i]) for i, name in enumerate(AGGREGATES)}
+    return {name: at(estimate, i) for i, name in enumerate(AGGREGATES)}
 
 
 def iqm_value(scores):
@@ -66,8 +80,7 @@ def iqm_value(scores):
 def iqm(scores):
     """(point, low, high) of the interquartile mean of one configuration's runs."""
     _, metrics = rliable()
-    point, low, high = interval(runs(scores), lambda s: np.array([metrics.aggregate_iqm(s)]))
-    return point[0], low[0], high[0]
+    return at(interval(runs(scores), lambda s: np.array([metrics.aggregate_iqm(s)])), 0)
 
 
 def improvement(scores_x, scores_y):
@@ -75,18 +88,16 @@ def improvement(scores_x, scores_y):
     (ties count half; rliable's, by the Mann-Whitney U statistic), the runs of X and of
     Y resampled independently."""
     _, metrics = rliable()
-    point, low, high = interval((runs(scores_x), runs(scores_y)),
-                                lambda x, y: np.array([metrics.probability_of_improvement(x, y)]))
-    return float(point[0]), low[0], high[0]
+    return at(interval((runs(scores_x), runs(scores_y)), lambda x, y: np.array(
+        [metrics.probability_of_improvement(x, y)])), 0)
 
 
 def iqm_difference(scores_x, scores_y):
     """(point, low, high) of IQM(X) - IQM(Y): by how much X's runs score above Y's, the
     runs of X and of Y resampled independently."""
     _, metrics = rliable()
-    point, low, high = interval((runs(scores_x), runs(scores_y)), lambda x, y: np.array(
-        [metrics.aggregate_iqm(x) - metrics.aggregate_iqm(y)]))
-    return float(point[0]), low[0], high[0]
+    return at(interval((runs(scores_x), runs(scores_y)), lambda x, y: np.array(
+        [metrics.aggregate_iqm(x) - metrics.aggregate_iqm(y)])), 0)
 
 
 def profile(scores, taus):

@@ -55,6 +55,12 @@ def run_x(run, tag, x):
     return np.asarray([steps[episode] for episode in episodes], dtype=float)
 
 
+def band(low):
+    """The legend's word for a configuration's band: its interval, or why none."""
+    return ('95% interval' if low is not None else
+            'too few for an interval (at least {})'.format(estimates.MIN_RUNS))
+
+
 def curves_png(path, groups, tags, x='episodes', colors=None):
     """One panel per tag and a panel of how many runs still train; per configuration
     (groups: {name: [each run's scalars]}), the IQM over its runs and a 95% band. colors:
@@ -71,8 +77,9 @@ def curves_png(path, groups, tags, x='episodes', colors=None):
             grid, matrix = grid[~np.isnan(matrix).any(0)], matrix[:, ~np.isnan(matrix).any(0)]
             iqm, low, high = estimates.iqm_curve(matrix)
             line, = ax.plot(grid, iqm, linewidth=1.3, color=colors.get(name),
-                            label='{}: IQM of {} runs, 95% interval'.format(name, len(runs)))
-            ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.25, lw=0)
+                            label='{}: IQM of {} runs, {}'.format(name, len(runs), band(low)))
+            if low is not None:  # too few runs for an interval: the line alone
+                ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.25, lw=0)
             if ax is axes[0]:
                 axes[-1].step(grid, [sum(r[-1] >= g for r in xs) for g in grid], where='post',
                               color=line.get_color(), linewidth=1.2)
@@ -100,8 +107,9 @@ def profiles_png(path, scores, protocol, colors=None):
     for name, runs in scores.items():
         fraction, low, high = estimates.profile(runs, taus)
         line, = ax.plot(taus, fraction, linewidth=1.3, color=(colors or {}).get(name),
-                        label='{} ({} runs)'.format(name, len(runs)))
-        ax.fill_between(taus, low, high, color=line.get_color(), alpha=0.2, lw=0)
+                        label='{} ({} runs, {})'.format(name, len(runs), band(low)))
+        if low is not None:
+            ax.fill_between(taus, low, high, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel("tau: the saved actor's noiseless score{}".format(protocol))
     ax.set_ylabel('fraction of runs scoring above tau')
     ax.set_ylim(-0.02, 1.02)

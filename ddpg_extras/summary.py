@@ -37,7 +37,8 @@ def number(value):
 
 def config_statistics(name, runs, budget, baseline_scores):
     """One configuration's statistics: a dict of lists of statistics.csv's rows, by
-    quantity, and what it lacks. budget: (goal_score, max_iter_num)."""
+    quantity, and what it lacks. budget: (goal_score, max_iter_num). Intervals only
+    where there are estimates.MIN_RUNS runs (a side, for a comparison); else points."""
     goal_score, max_iter_num = budget
     found, missing = {}, []
     for quantity, _ in QUANTITIES:
@@ -48,7 +49,7 @@ def config_statistics(name, runs, budget, baseline_scores):
         found[quantity] = [Estimate(name, quantity, statistic, *estimate, len(scores))
                            for statistic, estimate in aggregate(scores).items()]
         if quantity == 'actor_score' and baseline_scores is not None:
-            enough = len(scores) > 1 and len(baseline_scores) > 1
+            enough = bool(scores) and bool(baseline_scores)
             found['improvement'] = [Estimate(name, quantity, statistic, *(
                 estimate(scores, baseline_scores) if enough else (None, None, None)),
                 len(scores)) for statistic, estimate in (
@@ -59,17 +60,16 @@ def config_statistics(name, runs, budget, baseline_scores):
         # a run that did not reach the goal counts as the whole budget, the fewest it could need
         episodes = [row['episodes'] if row['reached_goal'] else max_iter_num for row in runs]
         found['goal'] = [Estimate(name, 'reached_goal', 'fraction', *estimates.fraction(
-            reached, len(runs)), len(runs)), Estimate(name, 'episodes_to_goal', 'IQM', *(
-                estimates.iqm(episodes) if len(runs) > 1 else (episodes[0], None, None)),
-                len(runs))]
+            reached, len(runs)), len(runs)), Estimate(name, 'episodes_to_goal', 'IQM',
+                                                      *estimates.iqm(episodes), len(runs))]
     return found, missing
 
 
 def aggregate(scores):
-    if len(scores) > 1:
+    """estimates.aggregate, or where there are no scores, no statistics."""
+    if scores:
         return estimates.aggregate(scores)
-    return {statistic: (scores[0] if scores else None, None, None)
-            for statistic in estimates.AGGREGATES}
+    return dict.fromkeys(estimates.AGGREGATES, (None, None, None))
 
 
 def why(row):
@@ -118,6 +118,9 @@ def tables(configs, statistics, budgets, baseline, protocol):
                for line in missing]
     if lacking:
         sections.append('Not averaged in: these runs have no score.\n\n' + '\n'.join(lacking))
+    few = too_few(statistics)
+    if few:  # the points stand alone: said once, first
+        sections.insert(0, few[0].upper() + few[1:] + '.')
     return '\n\n'.join(sections)
 
 
@@ -172,6 +175,10 @@ def improvement_words(statistics, baseline):
         if p is None:
             words.append('{} against {}: too few scored runs to compare.'.format(name, baseline))
             continue
+        if low is None:  # too few runs a side for an interval: no claim either way
+            words.append('{} against {}: {}.'.format(name, baseline, too_few(statistics, (
+                name, baseline))))
+            continue
         better, worse = name, baseline
         if high < 0.5:  # the baseline is better: P(Y > X) = 1 - P(X > Y), ties counting half
             better, worse, p, low, high = baseline, name, 1 - p, 1 - high, 1 - low
@@ -184,6 +191,21 @@ def improvement_words(statistics, baseline):
             words.append('{}: the interval holds 0.5, so these runs cannot tell them apart '
                          '(IQM difference {}).'.format(line, estimate_text(d, d_low, d_high)))
     return words
+
+
+def too_few(statistics, names=None):
+    """One line for the configurations (names; all by default) with too few scored runs
+    for an interval: how many they have, and how many seeds more they need; None where
+    none has too few."""
+    runs = {name: statistics[name][0]['actor_score'][0].runs for name in names or statistics}
+    short = {name: n for name, n in runs.items() if n < estimates.MIN_RUNS}
+    if not short:
+        return None
+    return ('no interval and no comparison where a configuration has fewer than {} scored '
+            'runs (docs/studies.md): {}; run {} more seed(s) for them'.format(
+                estimates.MIN_RUNS, ', '.join('{} has {}'.format(name, n)
+                                             for name, n in short.items()),
+                estimates.MIN_RUNS - min(short.values())))
 
 
 def statistics_csv(statistics):
@@ -220,9 +242,9 @@ def write_report(out, header, configs, rows, budgets, args):
                                          if row['config'] == name) if score is not None]
               for name in statistics}
     scores = {name: runs for name, runs in scores.items() if runs}
-    improvements = {name: found['improvement'][0].interval
+    improvements = {name: found['improvement'][0].interval  # an interval, or none drawn
                     for name, (found, _) in statistics.items()
-                    if 'improvement' in found and found['improvement'][0].value is not None}
+                    if 'improvement' in found and found['improvement'][0].low is not None}
     if groups:
         written.append(os.path.join(out, 'curves.png'))
         figures.curves_png(written[-1], groups, CURVE_TAGS, args.x, colors)

@@ -154,31 +154,69 @@ def test_the_words_say_which_configuration_is_better_and_when_none_can_be_told()
         '{:.1f} ({:.1f} to {:.1f}) higher.'.format(-d, -high, -low))
 
 
+def report(tmp_path, runs_a, runs_b):
+    """summary.write_report of two configurations' rows: (its text, the files it wrote)."""
+    from types import SimpleNamespace
+    configs = [('a', []), ('b', ['--tau', '0.005'])]
+    rows_ = rows('a', runs_a) + rows('b', runs_b)
+    return summary.write_report(str(tmp_path), '# Study', configs, rows_, dict.fromkeys(
+        'ab', (-300, 500)), SimpleNamespace(baseline=None, score_episodes=100,
+                                            score_seed=10000, x='episodes'))
+
+
+def test_too_few_runs_give_points_and_no_interval_or_verdict(tmp_path):
+    # Two runs a side: a bootstrap would say "b beats a with probability 1.00 (1.00-1.00)"
+    text, written = report(tmp_path, [-200.0, -210.0], [-150.0, -152.0])
+    assert 'beats' not in text
+    assert ('No interval and no comparison where a configuration has fewer than 5 scored '
+            'runs (docs/studies.md): a has 2, b has 2; run 3 more seed(s) for them.') in text
+    assert ('b against a: no interval and no comparison where a configuration has fewer '
+            'than 5 scored runs (docs/studies.md): b has 2, a has 2; run 3 more seed(s) for '
+            'them.') in text
+    assert '| a | default flags | 2 | -205.0 | -205.0 | -205.0 |' in text  # points alone
+    with open(tmp_path / 'statistics.csv') as f:
+        table = list(csv.DictReader(f))
+    assert table and all(row['low'] == row['high'] == '' for row in table
+                         if row['statistic'] != 'fraction')  # Wilson's holds at any size
+    p = next(r for r in table if r['statistic'] == 'probability of improvement')
+    assert float(p['value']) == 1.0
+    assert not (tmp_path / 'improvement.png').exists()
+    png(tmp_path / 'profiles.png')
+
+
+def test_five_runs_a_side_give_intervals_and_a_verdict(tmp_path):
+    text, written = report(tmp_path, [-200.0, -210.0, -205.0, -190.0, -220.0],
+                           [-150.0, -152.0, -149.0, -155.0, -151.0])
+    assert 'b beats a with probability 1.00' in text and 'No interval' not in text
+    png(tmp_path / 'improvement.png')
+
+
 def png(path):
     image = iio.imread(path)
     assert image.ndim == 3 and image.shape[0] > 150 and image.shape[1] > 400
     assert np.ptp(image[..., :3]) > 100  # something is drawn on it
 
 
-def test_a_real_study_writes_its_statistics_and_three_figures(tmp_path):
+def test_a_real_study_writes_its_statistics_and_figures(tmp_path):
     out = tmp_path / 'study'
     result = run_script('study.py', '--config', 'a=--max_iter_num 3', '--config',
                         'b=--max_iter_num 3 --tau 0.005 --seeds_per_trial 3', '--seeds',
                         '500-502', '--score_episodes', 3, '--x', 'steps', '--out', out)
     assert result.returncode == 0, result.stderr
-    for name in ('curves.png', 'profiles.png', 'improvement.png'):
+    for name in ('curves.png', 'profiles.png'):
         png(out / name)
+    assert not (out / 'improvement.png').exists()  # 3 runs a side: too few to compare
     with open(out / 'statistics.csv') as f:
         table = list(csv.DictReader(f))
     with open(out / 'results.csv') as f:
         scores = {(r['config'], r['seed']): float(r['actor_score']) for r in csv.DictReader(f)}
     iqm = {r['config']: r for r in table if (r['quantity'], r['statistic']) == (
         'actor_score', 'IQM')}
-    for config in 'ab':
+    for config in 'ab':  # 3 runs: rliable's IQM, and no interval
         expected = estimates.aggregate([scores[config, s] for s in ('500', '501', '502')])
         assert float(iqm[config]['value']) == pytest.approx(expected['IQM'][0])
-        assert float(iqm[config]['low']) == pytest.approx(expected['IQM'][1])
-    assert 'b beats a with probability' in result.stdout
+        assert iqm[config]['low'] == '' and expected['IQM'][1:] == (None, None)
+    assert 'b against a: no interval and no comparison' in result.stdout
     text = (out / 'summary.md').read_text()
     assert 'each the mean of 3 episodes from reset seeds 10000-10002' in text
     assert '| b | `--max_iter_num 3 --tau 0.005 --seeds_per_trial 3` | 3 |' in text
