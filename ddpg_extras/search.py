@@ -12,10 +12,14 @@ A dimension is one of train.py's flags and where it may go:
 
 Floats are rounded to three significant digits before they train, so that a trial's
 flags read as they were run."""
+import json
 import os
 import re
 import warnings
 from typing import NamedTuple
+
+from ddpg_extras.checks import fail
+from ddpg_extras.files import atomic_write, first_free
 
 JOURNAL = 'optuna.journal'  # Optuna's own storage, in the study folder
 NAME = 'tuning'  # the Optuna study's name in it
@@ -125,6 +129,65 @@ def base_params(space, args, defaults):
         elif value is not None and d.values[0] <= value <= d.values[1]:
             params[d.flag] = value
     return params
+
+
+def in_space(dimension, text):
+    """Whether a trial's value of a flag (its text, as suggest gives it) lies in the
+    dimension: a value read back from the journal, checked before it trains."""
+    d = dimension
+    if not isinstance(text, str):
+        return False
+    if d.kind == 'choices':
+        return text in d.values
+    try:
+        value = int(text) if d.kind == 'int' else float(text)
+    except ValueError:
+        return False
+    if d.kind == 'int':
+        return str(value) == text and d.values[0] <= value <= d.values[1]
+    low, high = (float(rounded(end)) for end in d.values)  # as drawn: 3 digits
+    return rounded(value) == text and low <= value <= high
+
+
+def repair_journal(out):
+    """Before a tuning appends to its journal: a last line cut short (a write stopped by
+    a kill or a full disk) or one that is not an entry is set aside in a file beside it,
+    and the journal cut back to its whole entries, in one line; Optuna would skip it, and
+    the next entry appended behind it would be lost with it. A line before the last that
+    is not an entry gets one line, and nothing changes. Returns the whole entries."""
+    path = os.path.join(out, JOURNAL)
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except FileNotFoundError:
+        return 0
+    whole, tail = data.split(b'\n')[:-1], data.split(b'\n')[-1]
+    if not tail and whole and not is_entry(whole[-1]):
+        tail = whole.pop() + b'\n'
+    for number, line in enumerate(whole, 1):
+        if not is_entry(line):
+            fail('{} does not read back (line {} is not an entry of Optuna\'s journal); nothing '
+                 'was changed. Restore it from a copy, or tune again with a new --out'.format(
+                     path, number))
+    if tail:
+        kept = first_free(path + '.damaged', (path + '.damaged.{}').format)
+        atomic_write(kept, lambda f: f.write(tail))
+        os.truncate(path, len(data) - len(tail))
+        print('{} ended in {}; it is kept in {}, and the tuning goes on from the {} whole '
+              'entries before it'.format(path, 'a line that is not an entry' if
+                                         tail.endswith(b'\n') else 'an entry cut short (a '
+                                         'write stopped by a kill or a full disk)', kept,
+                                         len(whole)), flush=True)
+    return len(whole)
+
+
+def is_entry(line):
+    """Whether a line of the journal is an entry: a JSON object with an operation code."""
+    try:
+        entry = json.loads(line)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return False
+    return isinstance(entry, dict) and isinstance(entry.get('op_code'), int)
 
 
 def storage(out):
