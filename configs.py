@@ -3,14 +3,16 @@ checks its flags, with its own choice of trainer (--deck_loop, --seeds_per_trial
 and its seeds, apart from the starts that score its actors. study.py and a tuning
 (tuning.py) check theirs here."""
 import argparse
-import contextlib
-import io
 import re
 import shlex
 
-from ddpg_extras.checks import check_flags, fail, positive_int
+from ddpg_extras.checks import check_flags, fail, positive_int, quietly
+from ddpg_extras.environments import check_env_from_file
 
 STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
+
+
+NAME = re.compile(r'(?!\.+$)[A-Za-z0-9_.-]+')  # a plain name: no folder in it, not . or ..
 
 
 def parse_configs(texts):
@@ -18,7 +20,7 @@ def parse_configs(texts):
     configs = []
     for text in texts or ['defaults=']:
         name, equals, flags = text.partition('=')
-        if not equals or not re.fullmatch(r'[A-Za-z0-9_.-]+', name):
+        if not equals or not NAME.fullmatch(name):
             fail('--config {!r} is not NAME=FLAGS (a name of letters, digits, _ . -, then =, '
                  'then train.py flags), e.g. --config "recipe=--tau 0.005"'.format(text))
         if name in dict(configs):
@@ -27,9 +29,46 @@ def parse_configs(texts):
             flags = shlex.split(flags)
         except ValueError as e:
             fail('--config {}: {}'.format(name, e))
-        check_config(name, trainer(flags)[0])
+        problem = check_config(trainer(flags)[0])
+        if problem:
+            fail('--config {}: {}'.format(name, problem))
         configs.append((name, flags))
     return configs
+
+
+def stored_configs(path, stored, typed):
+    """The configurations that a study's file (path) holds, each checked as --config is
+    checked: a plain name, given once, and flags that train.py takes. An --env_name
+    module:Env (which makes Gymnasium import the module) only where the command line's
+    configurations (typed, or None) give the same one; one line naming the file else."""
+    configs, typed = [], dict(typed or [])
+    for name, flags in stored:
+        if not (isinstance(name, str) and NAME.fullmatch(name)) or name in dict(configs):
+            fail('{} names a configuration {!r}, which is not a plain name given once '
+                 '(letters, digits, _ . -); nothing was changed: it is damaged, or not made '
+                 'by this program'.format(path, name))
+        if not (isinstance(flags, list) and all(isinstance(flag, str) for flag in flags)):
+            fail('{} holds flags of configuration {} that are not a list of texts; nothing '
+                 'was changed'.format(path, name))
+        env_name = flag_value(flags, 'env_name')
+        if env_name != flag_value(typed.get(name, []), 'env_name'):
+            check_env_from_file(path, env_name, None, 'run it with its --config flags on the '
+                                                      'command line, if you trust them')
+        own, problem = quietly(lambda flags=flags: trainer(flags)[0])
+        problem = problem or check_config(own)
+        if problem:
+            fail('{} holds configuration {}, whose flags the command line would refuse: {}; '
+                 'nothing was changed'.format(path, name, problem))
+        configs.append((name, flags))
+    return configs
+
+
+def flag_value(flags, flag):
+    """The value of one of train.py's flags in a configuration's flags, as train.py
+    would parse it, without checking the others (None where they do not parse)."""
+    import train
+    args, _ = quietly(lambda: train.parser.parse_known_args(flags)[0])
+    return getattr(args, flag, None)
 
 
 # A configuration's own choice of how its trials train, besides train.py's flags
@@ -53,31 +92,26 @@ def trainer(flags, args=None):
     return rest, deck_loop, k
 
 
-def check_config(name, flags):
-    """One line naming the configuration and the flag, where train.py would refuse it."""
+def check_config(flags):
+    """What train.py would say of a configuration's flags, or None where it takes them;
+    a flag that the study sets itself is refused."""
     for flag in flags:
         if flag.split('=')[0] in STUDY_FLAGS:
-            fail('--config {}: {} is set by the study for each trial (the seeds come from '
-                 '--seeds; each trial runs one thread); drop it'.format(name, flag.split('=')[0]))
-    problem = config_problem(flags)
-    if problem:
-        fail('--config {}: {}'.format(name, problem))
+            return ('{} is set by the study for each trial (the seeds come from --seeds; '
+                    'each trial runs one thread); drop it'.format(flag.split('=')[0]))
+    return config_problem(flags)
 
 
 def config_problem(flags):
     """What train.py would say of these flags, or None where it takes them."""
     import train
     from ddpg_extras.environments import make_env
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-            args = train.parser.parse_args(flags)
-            check_flags(args, train.parser.error)
-            make_env(args.env_name).close()
-    except SystemExit as e:
-        message = e.code if isinstance(e.code, str) else errors.getvalue().strip().split('\n')[-1]
-        return message.split('error: ', 1)[-1]
-    return None
+
+    def check():
+        args = train.parser.parse_args(flags)
+        check_flags(args, train.parser.error)
+        make_env(args.env_name).close()
+    return quietly(check)[1]
 
 
 def check_scoring(args, configs, seeds):

@@ -18,7 +18,7 @@ import numpy as np
 matplotlib.use('Agg')  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ddpg_extras.checks import fail  # noqa: E402
+from ddpg_extras.checks import check_writable, fail  # noqa: E402
 from ddpg_extras.figures import scalars  # noqa: E402
 from ddpg_extras.files import atomic_write  # noqa: E402
 
@@ -73,6 +73,7 @@ def main(argv=None):
             len(args.runs), len(labels)))
     if not args.output.endswith('.png'):
         parser.error('--output must be a .png file')
+    check_writable(os.path.dirname(args.output) or '.', '--output')  # made, as test.py makes its
     try:
         spans = [(float(first), float(last), text) for first, last, text in args.span]
     except ValueError:

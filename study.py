@@ -18,14 +18,16 @@ import sys
 import time
 
 import tuning
-from configs import budget, check_scoring, parse_configs, trainer
-from ddpg_extras.checks import fail, parse_seeds, positive_int
+from configs import budget, check_scoring, parse_configs, stored_configs, trainer
+from ddpg_extras.checks import as_argv, fail, is_count, parse_seeds, positive_int, quietly
 from ddpg_extras.cluster import (
     check_address,
-    ctrl_c,
+    exit_status,
     import_ray,
     outcome,
     start_ray,
+    stop_as_ctrl_c,
+    stop_signals,
     stop_tasks,
 )
 from ddpg_extras.files import read_whole_json, write_json
@@ -33,6 +35,7 @@ from ddpg_extras.ownership import FolderLock
 from ddpg_extras.summary import write_report
 from trials import (
     ROOT,
+    escapes,
     finished,
     results_problem,
     run_trial,
@@ -116,29 +119,57 @@ def open_study(args):
             'tuning-' if args.tune else '', '-'.join(name for name, _ in configs)[:60],
             time.strftime('%Y%m%d-%H%M%S')))
         return out, configs, check_scoring(args, configs, seeds), args
-    configs = [(name, flags) for name, flags in study['configs']]
-    if args.deck_loop and not study.get('deck_loop'):
+    path = os.path.join(out, 'study.json')
+    kept = stored_settings(path, study)  # checked as if typed
+    given = None
+    if args.config is not None or args.seeds is not None:
+        given = parse_configs(args.config), parse_seeds(default_seeds(args))
+    configs = stored_configs(path, study['configs'], given and given[0])
+    if args.deck_loop and not kept['deck_loop']:
         fail('{} is a study of train.py, not of the deck\'s loop; drop --deck_loop, or '
              'choose a new --out'.format(out))
-    if not study.get('tune'):
+    if not kept['tune']:
         tuning.refuse_flags(args, 'is for a tuning, and {} is a study; drop it, or choose a '
                                   'new --out'.format(out))
     else:
         tuning.import_optuna()
-    for flag, default in settings(study.get('tune')):  # a study keeps how it trains and scores
-        stored = study.get(flag, default)
-        if getattr(args, flag) not in (None, stored):
+    for flag, _ in settings(kept['tune']):  # a study keeps how it trains and scores
+        if getattr(args, flag) not in (None, kept[flag]):
             fail('{} is a study with --{} {}; drop --{}, or choose a new --out'.format(
-                out, flag, stored, flag))
-    if args.config is not None or args.seeds is not None:
-        given = parse_configs(args.config), parse_seeds(default_seeds(args))
-        if given != (configs, study['seeds']):
-            fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
-                 'the same ones, or none, or choose a new --out'.format(
-                     out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
-    args = argparse.Namespace(**dict(vars(args), deck_loop=study.get('deck_loop', False), **{
-        flag: study.get(flag, default) for flag, default in settings(study.get('tune'))}))
+                out, flag, kept[flag], flag))
+    if given is not None and given != (configs, study['seeds']):
+        fail('{} is a study of other configurations or seeds ({}; seeds {}); run it with '
+             'the same ones, or none, or choose a new --out'.format(
+                 out, ', '.join(name for name, _ in configs), seeds_text(study['seeds'])))
+    args = argparse.Namespace(**dict(vars(args), **kept))
     return out, configs, check_scoring(args, configs, study['seeds']), args
+
+
+def stored_settings(path, study):
+    """What a study's study.json (path) keeps of how it trains and scores, with the
+    defaults of what it lacks, each checked by study.py's parser as if typed; one line
+    naming the file where the command line would refuse one."""
+    kept = dict({flag: study.get(flag, default) for flag, default in
+                 settings(study.get('tune'))}, deck_loop=study.get('deck_loop', False),
+                tune=study.get('tune'))
+    search, confirm = kept.pop('search', None), kept.pop('confirm_seeds', None)
+    argv = as_argv(parser, kept)
+    if search is not None:  # texts, or a flag without its value: refused
+        argv += (['--search={}'.format(text) for text in search] if isinstance(search, list)
+                 and all(isinstance(text, str) for text in search) else ['--search'])
+    if confirm is not None:
+        argv.append('--confirm_seeds={}'.format(','.join(map(str, confirm)) if isinstance(
+            confirm, list) else confirm))
+    parsed, problem = quietly(lambda: parser.parse_args(argv))
+    if not problem and confirm is not None:
+        confirm, problem = quietly(lambda: parse_seeds(parsed.confirm_seeds))
+    if problem:
+        fail('{} holds settings that the command line would refuse: {}; nothing was changed. '
+             'Restore it from a copy, or choose a new --out'.format(path, problem))
+    kept = {flag: getattr(parsed, flag) for flag in kept}
+    if study.get('tune'):
+        kept.update(search=search, confirm_seeds=confirm)
+    return kept
 
 
 # What a study keeps in its study.json, with the defaults of a new one
@@ -159,8 +190,8 @@ def read_study(out):
     study.json or a results.csv that does not parse. Reads only."""
     path = os.path.join(out, 'study.json')
     study, problem = read_whole_json(path, lambda s: (
-        isinstance(s, dict) and isinstance(s.get('seeds'), list)
-        and all(isinstance(seed, int) for seed in s['seeds'])
+        isinstance(s, dict) and isinstance(s.get('seeds'), list) and s['seeds']
+        and all(is_count(seed) for seed in s['seeds']) and len(set(s['seeds'])) == len(s['seeds'])
         and isinstance(s.get('configs'), list)
         and all(isinstance(c, list) and len(c) == 2 for c in s['configs'])))
     if problem == 'missing':
@@ -196,7 +227,7 @@ def run_trials(ray, out, todo, args, total):
                unit='trial', file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty())
     say = print if bar.disable else bar.write
     pending, failed = list(refs), []
-    with ctrl_c() as stopped:
+    with stop_signals() as stopped:
         while pending and not stopped:
             # back in Python every second, so that a Ctrl-C is seen however Ray waits
             ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -213,8 +244,8 @@ def run_trials(ray, out, todo, args, total):
                 say(trial_line(row))
         bar.close()
         if stopped:
-            stop_tasks(ray, pending)
-    return bool(stopped), failed
+            stop_tasks(ray, pending, stopped[0])
+    return stopped[:1], failed
 
 
 def trial_line(row):
@@ -291,41 +322,45 @@ def run_tuning(ray, out, configs, seeds, args):
         written, importance = tuning.write_tuning(out, study, space)
         print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
                                                      ', '.join(written)))
-        if stopped:
+        if stopped:  # a signal, or a trial stopped on its own (SIGTERM to its worker)
             print('{} of {} trials ended; finish the tuning with: {}'.format(
                 tuning.ended(study), args.tune, resume_command(out)))
-            raise SystemExit(130)
+            raise SystemExit(128 + stopped[0] if stopped[0] else 130)
         if tuning.best(study) is None:
             fail('no trial of the tuning completed (see {}); nothing to confirm'.format(
                 written[0]))
-        return confirm(ray, out, configs, study, args)
+        return confirm(ray, out, configs, study, args, base, space, defaults)
     finally:
         ray.shutdown()
 
 
-def confirm(ray, out, configs, study, args):
+def confirm(ray, out, configs, study, args, base, space, defaults):
     """The best trial (tuned) and every configuration, as a study on the confirmation's
     seeds in out/confirm; best.md says what it found."""
     best = tuning.best(study)
+    flags = tuning.trial_flags(out, best, base, space, defaults)  # read back: checked
     command = tuning.best_md(out, study, args, 'Not confirmed yet: {}.'.format(
         resume_command(out)))
     print('best: {}, {:.1f}: {}'.format(tuning.trial_name(best.number), best.value, command))
     confirm_out = os.path.join(out, 'confirm')
-    configs = configs + [('tuned', best.user_attrs['flags'])]
+    configs = configs + [('tuned', flags)]
     confirm_args = argparse.Namespace(**dict(vars(args), tune=None))
     os.makedirs(confirm_out, exist_ok=True)
     if not os.path.exists(os.path.join(confirm_out, 'study.json')):
         write_study(confirm_out, configs, args.confirm_seeds, confirm_args)
     print('\nthe confirmation, on seeds the search never saw:', flush=True)
-    rows = run_study(ray, confirm_out, configs, args.confirm_seeds, confirm_args)
+    # stopped, its last line gives the command that completes the tuning, best.md too
+    rows = run_study(ray, confirm_out, configs, args.confirm_seeds, confirm_args, out)
     with open(os.path.join(confirm_out, 'summary.md')) as f:
         tuning.best_md(out, study, args, f.read().split('\n', 1)[1].strip())
     print('best.md: {}'.format(os.path.join(out, 'best.md')))
     return rows
 
 
-def run_study(ray, out, configs, seeds, args):
-    """Run the trials that have not finished, then write the study's outputs."""
+def run_study(ray, out, configs, seeds, args, resume=None):
+    """Run the trials that have not finished, then write the study's outputs. resume:
+    the folder whose command finishes it, where that is not out (a tuning's, for its
+    confirmation)."""
     trials = [(name, flags, seed) for name, flags in configs for seed in seeds]
     # (name, train.py's flags, seeds trained together in one process, deck's loop, their count)
     todo = [(name, flags, group, deck_loop, k) for name, config_flags in configs
@@ -337,11 +372,14 @@ def run_study(ray, out, configs, seeds, args):
         len(trials),
         ', {} seeds together in each process'.format(args.seeds_per_trial)
         if args.seeds_per_trial > 1 else ''), flush=True)
-    for name, _, group, _, k in todo:  # what is damaged, and what is done again
-        note = trial_notes(out, name, group, k > 1)
+    for name, flags, group, _, k in todo:  # what is damaged, and what is done again
+        escape = escapes(out, name, group, k > 1)
+        if escape:
+            fail('{}; nothing was trained'.format(escape))
+        note = trial_notes(out, name, flags, group, k > 1)
         if note:
             print(note, flush=True)
-    stopped, failed = False, []
+    stopped, failed = [], []
     if todo:
         if not ray.is_initialized():
             start_ray(ray, args, ROOT)
@@ -359,18 +397,20 @@ def run_study(ray, out, configs, seeds, args):
     print('\n{}\nresults: {}; every trial\'s curves: tensorboard --logdir {}'.format(
         table, ', '.join(written) or 'none written', out))
     if stopped or failed:
-        end = '{} of {} trials finished; finish the study with: {}'.format(
-            len(rows), len(trials), resume_command(out))
+        end = '{} of {} trials finished; finish the {} with: {}'.format(
+            len(rows), len(trials), 'tuning' if resume else 'study', resume_command(
+                resume or out))
         unwritten = [why for why in failed if why.startswith('could not write')]
         if unwritten:  # the last line says what could not be written
             fail('{}; {}'.format('; '.join(unwritten), end))
         print(end)
-        raise SystemExit(130 if stopped else 1)
+        raise SystemExit(128 + stopped[0] if stopped else 1)
     return rows
 
 
 if __name__ == '__main__':
+    stop_as_ctrl_c()  # SIGTERM and SIGHUP too, before Ray starts and after its waits
     try:
         main()
-    except KeyboardInterrupt:  # before the trials started: nothing to save
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as stop:  # not while the trials ran: nothing to save
+        raise SystemExit(exit_status(stop)) from None

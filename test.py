@@ -47,8 +47,9 @@ parser.add_argument('--sigma', type=non_negative_float, default=0.2,
 parser.add_argument('--no_render', action='store_true', help='no window, no video: scores only')
 parser.add_argument('--record', type=str, default=None, metavar='PATH',
                     help='write the episodes to this video file instead of a window: .mp4, '
-                         'or .gif for an animation that plays in a README (the default '
-                         'where there is no display: videos/<model>_<time>.mp4)')
+                         'or .gif for an animation that plays in a README; never over a file '
+                         'that is there (the default where there is no display: '
+                         'videos/<model>_<time>.mp4)')
 
 
 def main(argv=None):
@@ -57,12 +58,13 @@ def main(argv=None):
         parser.error('--record needs a file name ending in .mp4 or .gif')
 
     path = model_path(args.load_model, 'save_model')
-    weights, info = load_actor_weights(path)  # both formats, weights_only=True
+    # both formats, weights_only=True; the .json's env_name is checked where it is used
+    weights, info = load_actor_weights(path, check_env=not args.env_name)
     # The deck always opened a window; without a display, the episodes go to a video
     record = video_path(args.record, args.no_render, path)
     render_mode = None if args.no_render else ('rgb_array' if record else 'human')
     env = make_env(args.env_name or info.get('env_name', 'Pendulum-v1'), render_mode)
-    check_actor_fits(path, info, weights, env, args.hidden_size)
+    check_actor_fits(path, info, weights, env, args.hidden_size, args.env_name)
 
     state_size, action_size, hidden_size = actor_sizes(weights)
     actor = Actor(state_size, action_size, hidden_size, actor_bounds(weights))
@@ -107,14 +109,15 @@ def main(argv=None):
         print('interrupted')
     finally:
         env.close()
-        if video:
-            video.close()
+        # a stopped recording keeps its .part name: it never replaces a finished one
+        kept = video.close(len(scores) == args.episodes) if video else None
 
     if scores:
         print('score: {:.2f} ± {:.2f} over {} episodes'.format(
             np.mean(scores), np.std(scores), len(scores)))
     if record:
-        print('video: {}'.format(record))
+        print('video: {}'.format(kept) if kept == record else
+              'video: the {} episode(s) recorded are kept as {}'.format(len(scores), kept))
     if len(scores) < args.episodes:
         sys.exit(130)
     return scores

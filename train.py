@@ -195,7 +195,7 @@ def make_agent(args, env, device, warm_start=None):
 
 def main(argv=None):
     args, given = parse_flags(parser, argv)  # and which flags the command line gave
-    args, loaded = load_model_flag(args, given) if args.load_model else (args, None)
+    args, loaded = load_model_flag(args, given, parser) if args.load_model else (args, None)
     session = Session(args, parser.error)  # flag checks, before anything is made
     run = Run(args, session, loaded)  # the run's log, checkpoints, instruments and files
     # render_mode='human' draws every step, as the deck's env.render() did

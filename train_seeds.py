@@ -43,7 +43,7 @@ parser = make_parser()
 def main(argv=None, report=None):
     """report: study.py --tune's trials only (ddpg_extras/cohort.py, Cohort.prune)."""
     args, given = parse_flags(parser, argv)
-    cohort = Cohort(args, given, parser.error, report)  # flag checks, --seeds, --load_model
+    cohort = Cohort(args, given, parser, report)  # flag checks, --seeds, --load_model
     args = cohort.args  # the flags as resumed, where a cohort's checkpoint was loaded
     if not cohort.runs:  # a resumed cohort whose seeds had all ended
         return cohort.finish()

@@ -14,15 +14,18 @@ import statistics
 
 import torch
 
-from ddpg_extras.checkpoints import is_whole, run_ended
-from ddpg_extras.checks import seeds_name
-from ddpg_extras.cohort import SEEDS_CHECKPOINT
+from ddpg_extras.checkpoints import is_whole, read_flags, run_ended
+from ddpg_extras.checks import parse_flags, plain_name, quietly, seeds_name
+from ddpg_extras.cohort import cohort_entries
 from ddpg_extras.files import (
+    SEEDS_CHECKPOINT,
     WriteFailed,
     Writes,
     atomic_write,
     first_free,
+    first_outside,
     is_checkpoint,
+    outside,
     read_model_file,
     read_whole_json,
     write_json,
@@ -65,6 +68,9 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
     trial (study.py --tune), whose seeds report their running average to the pruner
     (ddpg_extras/search.py); a pruned one returns {'pruned': episodes, 'node': ...}."""
     folder = group_dir(out, config, seeds, together)
+    escape = escapes(out, config, seeds, together)
+    if escape:  # (the driver checked it, unless another process planted it since)
+        return {'failed': escape}
     try:
         os.makedirs(folder, exist_ok=True)
         attempts = count_attempt(folder)
@@ -86,7 +92,7 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
                 return pruned
             write_json(trained_path, trained)
         rows = []
-        for seed, seed_trained in zip(seeds, trained):
+        for seed, seed_trained in zip(seeds, in_folder(folder, trained)):
             row = seed_row(out, config, flags, seed, seed_trained, attempts, scoring)
             if row is None:
                 return {'stopped': True}
@@ -99,17 +105,44 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
                                                           e.strerror or e)}
 
 
+def escapes(out, config, seeds, together):
+    """One line where a path the trial writes (its folders, their files, what lies below
+    them) would lead outside the study folder through a link, else None."""
+    folder = group_dir(out, config, seeds, together)
+    paths = [os.path.join(out, 'trials'), os.path.dirname(folder), folder] + [
+        trial_dir(out, config, seed) for seed in seeds]
+    found = first_outside(out, [path for path in paths if os.path.lexists(path)])
+    if found:
+        return ('{} leads outside the study folder {} (a link); a trial writes only inside '
+                'it: remove the link'.format(found, out))
+    return None
+
+
 def read_trained(folder, n):
     """(what the trial's training reached, one dict per seed, or None; what is wrong
     with its trained.json)."""
-    def valid(trained):
+    def valid(trained):  # file names of the trial's own (in_folder)
         return (isinstance(trained, list) and len(trained) == n
-                and all(isinstance(t, dict) and set(KEPT) <= set(t) for t in trained))
+                and all(isinstance(t, dict) and set(KEPT) <= set(t) for t in trained)
+                and all(t[key] is None or isinstance(t[key], str)
+                        and plain_name(os.path.basename(t[key]))
+                        for t in trained for key in ('model', 'run_dir')))
     trained, problem = read_whole_json(os.path.join(folder, 'trained.json'),
                                        lambda t: valid([t] if isinstance(t, dict) else t))
     if isinstance(trained, dict):  # written by an earlier version, for one seed
         trained = [trained]
     return trained, problem
+
+
+def in_folder(folder, trained):
+    """What each seed's training reached, its saved actor and log where the trial keeps
+    them, in its folder's save_model/ and logs/: the study folder may have moved since
+    trained.json was written, and nothing read from it leads elsewhere."""
+    return [dict(t, model=t['model'] and os.path.join(folder, 'save_model',
+                                                      os.path.basename(t['model'])),
+                 run_dir=t['run_dir'] and os.path.join(folder, 'logs',
+                                                       os.path.basename(t['run_dir'])))
+            for t in trained]
 
 
 def seed_row(out, config, flags, seed, trained, attempts, scoring):
@@ -164,7 +197,7 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None
             '--save_path', save_path, '--logdir', logdir, '--threads', '1']
     with open(os.path.join(folder, 'train.log'), 'a') as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        checkpoint, state, problem = trial_checkpoint(folder, together)
+        checkpoint, state, problem = trial_checkpoint(folder, together, flags)
         if problem:
             print('{}; the trial starts over, and keeps it as {}'.format(
                 problem, set_aside_damaged(checkpoint)))
@@ -202,11 +235,12 @@ def kept(result):
     return {key: result.get(key) for key in KEPT}
 
 
-def trial_checkpoint(folder, together):
+def trial_checkpoint(folder, together, flags):
     """(path, state, problem) of the trial's checkpoint: train.py's, or for seeds
     together, train_seeds.py's batch file; problem says what is wrong where it does not
-    read back whole (a batch file's seeds' checkpoints included). (None, None, None)
-    where there is none."""
+    read back whole (a batch file's seeds' checkpoints included), or where its flags are
+    not what train.py takes with the trial's own (flags). (None, None, None) where there
+    is none."""
     found = glob.glob(os.path.join(folder, 'save_model', '*.seeds.pth' if together
                                    else '*.checkpoint.pth'))
     if not found:
@@ -216,30 +250,41 @@ def trial_checkpoint(folder, together):
         state = read_model_file(path)
     except ValueError as e:
         return path, None, str(e).split(';')[0]
+    import train
+    given = parse_flags(train.parser, flags)[1]  # an --env_name module:Env, where they name it
     if together:
-        return path, state, batch_problem(path, state)
+        return path, state, batch_problem(path, state, given)
+    return path, state, run_problem(path, state, given)
+
+
+def run_problem(path, state, given):
+    """What is wrong with a run's checkpoint, or None."""
     if not (is_checkpoint(state) and is_whole(state)):
-        return path, state, '{} is not a whole checkpoint'.format(path)
-    return path, state, None
+        return '{} is not a whole checkpoint'.format(path)
+    import train
+    return quietly(lambda: read_flags(path, state['args'], train.parser, given))[1]
 
 
-def batch_problem(path, state):
-    """What is wrong with a batch file, or its seeds' checkpoints, or None."""
-    whole = '{} is not a whole batch checkpoint'.format(path)
+def batch_problem(path, state, given):
+    """What is wrong with a batch file, or its seeds' checkpoints, or None. A seed that
+    had saved no checkpoint when the batch stopped lacks none: it starts again."""
     if not (isinstance(state, dict) and state.get('format') == SEEDS_CHECKPOINT):
-        return whole
-    try:  # the seeds that resume from their own checkpoints
-        names = [os.path.join(os.path.dirname(path), entry['checkpoint'])
-                 for entry in state['seeds'] if entry['ended'] in (None, 'stopped')]
-    except (KeyError, TypeError):
-        return whole
-    for seed_path in names:
+        return '{} is not a whole batch checkpoint'.format(path)
+    entries, problem = quietly(lambda: cohort_entries(path, state))
+    if problem:
+        return problem.split(' (')[0]
+    for entry in entries:  # the seeds that resume from their own checkpoints
+        seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+        if entry['ended'] not in (None, 'stopped') or (
+                entry.get('saved') is False and not os.path.exists(seed_path)):
+            continue
         try:
             seed_state = read_model_file(seed_path)
         except ValueError as e:
             return str(e).split(';')[0]
-        if not (is_checkpoint(seed_state) and is_whole(seed_state)):
-            return '{} is not a whole checkpoint'.format(seed_path)
+        problem = run_problem(seed_path, seed_state, given)
+        if problem:
+            return problem
     return None
 
 
@@ -296,10 +341,13 @@ def read_result(out, config, seed):
     return read_whole_json(
         os.path.join(trial_dir(out, config, seed), 'result.json'),
         lambda row: (isinstance(row, dict) and row.get('config') == config
-                     and row.get('seed') == seed and set(ROW_KEYS) <= set(row)))
+                     and row.get('seed') == seed and set(ROW_KEYS) <= set(row)
+                     and all(row.get(key) is None or isinstance(row[key], str)
+                             and not outside(out, os.path.join(out, row[key]))
+                             for key in ('model', 'run_dir'))))
 
 
-def trial_notes(out, config, seeds, together):
+def trial_notes(out, config, flags, seeds, together):
     """One line for a trial whose files are damaged: which, and what is done again."""
     folder = group_dir(out, config, seeds, together)
     problems = ['{} is {}'.format(os.path.join(trial_dir(out, config, seed), 'result.json'),
@@ -311,7 +359,7 @@ def trial_notes(out, config, seeds, together):
     else:
         if problem != 'missing':
             problems.append('{} is {}'.format(os.path.join(folder, 'trained.json'), problem))
-        checkpoint, state, damage = trial_checkpoint(folder, together)
+        checkpoint, state, damage = trial_checkpoint(folder, together, flags)
         if damage:
             problems.append(damage)
             redo = 'it starts over, and keeps the damaged file aside'

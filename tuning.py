@@ -21,9 +21,11 @@ from ddpg_extras.search import (
     NAME,
     base_params,
     flag_values,
+    in_space,
     parse_dimension,
     pruner,
     quiet_optuna,
+    repair_journal,
     storage,
     suggest,
     with_params,
@@ -88,26 +90,49 @@ def open_search(out, base_flags, space, args, defaults):
     import optuna
     quiet_optuna()
     prune, journal = pruner(pruning(args)), os.path.join(out, JOURNAL)
-    if not os.path.exists(journal) and os.path.isdir(os.path.join(out, 'trials')):
-        fail('{} is missing, and {} holds trials whose flags only it records; nothing was '
+    entries = repair_journal(out)  # a cut-short last line set aside, before anything is added
+    if not entries and os.path.isdir(os.path.join(out, 'trials')):
+        fail('{} is {}, and {} holds trials whose flags only it records; nothing was '
              'changed. Restore it from a copy, or tune again with a new --out'.format(
-                 journal, os.path.join(out, 'trials')))
+                 journal, 'missing' if not os.path.exists(journal) else 'empty',
+                 os.path.join(out, 'trials')))
     try:
         study = optuna.load_study(study_name=NAME, storage=storage(out), pruner=prune)
     except KeyError:  # a new tuning
+        if entries:  # entries, yet no tuning in them
+            fail('{} holds no tuning; nothing was changed. Restore it from a copy, or tune '
+                 'again with a new --out'.format(journal))
         import train
         study = optuna.create_study(study_name=NAME, storage=storage(out), pruner=prune,
                                     direction=OBJECTIVES[args.objective][0])
         study.enqueue_trial(base_params(space, vars(train.parser.parse_args(base_flags)),
                                         defaults))
-    except ValueError as e:  # a line in the middle that does not parse
+    except (ValueError, TypeError, AttributeError, IndexError) as e:  # entries out of order
         fail('{} does not read back ({}); nothing was changed. Restore it from a copy, or '
              'tune again with a new --out'.format(journal, e))
     Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
     options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
     # a resumed tuning's sampler is seeded afresh, lest it draw its first trials again
     study.sampler = Sampler(seed=args.sampler_seed + asked(study), **options)
+    check_trials(out, study, base_flags, space, defaults)
     return study
+
+
+def check_trials(out, study, base_flags, space, defaults):
+    """The flags of the trials that train again (running) or are confirmed (complete),
+    read back from the journal, checked before Ray starts. A trial that a killed driver
+    asked for but never gave flags to never trained: it is failed."""
+    from optuna.trial import Trial, TrialState
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,
+                                                          TrialState.COMPLETE)):
+        if trial.state == TrialState.RUNNING and not {'params', 'flags', 'seeds'} <= set(
+                trial.user_attrs):
+            live = Trial(study, trial._trial_id)
+            live.set_user_attr('error', 'never started: the driver stopped before it gave '
+                                        'the trial its flags')
+            study.tell(live, state=TrialState.FAIL)
+            continue
+        trial_flags(out, trial, base_flags, space, defaults)
 
 
 def pruning(args):
@@ -117,36 +142,55 @@ def pruning(args):
 def run_search(ray, out, study, base_flags, seeds, space, args, defaults, slots):
     """Ask, run and tell trials of Optuna's study (open_search) until the tuning has
     args.tune of them, slots at a time; the trials a stopped or killed driver left
-    running go on first, from their checkpoints. Returns (Optuna's study, True if
-    Ctrl-C stopped it or a trial was stopped: those go on when it is run again)."""
+    running go on first, from their checkpoints. Returns (Optuna's study, [the signal]
+    that stopped it, or [0] where a trial was stopped on its own: those go on when it is
+    run again; [] if it ended)."""
     import optuna
 
-    from ddpg_extras.cluster import ctrl_c, outcome, stop_tasks
+    from ddpg_extras.cluster import outcome, stop_signals, stop_tasks
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
 
-    def submit(trial):
-        refs[task.remote(os.path.abspath(out), trial_name(trial.number), trial.user_attrs['flags'],
+    def submit(trial, flags):
+        refs[task.remote(os.path.abspath(out), trial_name(trial.number), flags,
                          seeds, (args.score_episodes, args.score_seed), False, True,
                          (trial.number, pruning(args), OBJECTIVES[args.objective][1]))] = trial
-    for frozen in study.get_trials(deepcopy=False, states=(running,)):
-        submit(optuna.trial.Trial(study, frozen._trial_id))
-    with ctrl_c() as stopped:
+    for frozen in study.get_trials(deepcopy=False, states=(running,)):  # read back: checked
+        submit(optuna.trial.Trial(study, frozen._trial_id),
+               trial_flags(out, frozen, base_flags, space, defaults))
+    with stop_signals() as stopped:
         while not stopped:
             while len(refs) < slots and asked(study) < args.tune:
                 trial = study.ask()
                 params = suggest(trial, space)  # as they train: floats to 3 digits
                 trial.set_user_attr('params', params)
-                trial.set_user_attr('flags', with_params(base_flags, params, defaults))
+                flags = with_params(base_flags, params, defaults)
+                trial.set_user_attr('flags', flags)
                 trial.set_user_attr('seeds', ','.join(map(str, seeds)))
-                submit(trial)
+                submit(trial, flags)
             if not refs:  # a trial stopped on its own (SIGTERM) is left running
-                return study, any(t.state == running for t in study.get_trials(deepcopy=False))
+                return study, [0] if any(t.state == running for t in study.get_trials(
+                    deepcopy=False)) else []
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)  # Ctrl-C is seen
             for ref in ready:
                 print(tell(study, refs.pop(ref), outcome(ray, ref), args), flush=True)
-        stop_tasks(ray, list(refs))  # each saves its checkpoints; it stays running
-    return study, True
+        stop_tasks(ray, list(refs), stopped[0])  # each saves its checkpoints; it stays running
+    return study, stopped[:1]
+
+
+def trial_flags(out, trial, base_flags, space, defaults):
+    """A trial's flags as the journal holds them, once they are the ones that the
+    configuration (base_flags) and the trial's values, in the search space, give: read
+    back from a file, they are checked before they train. One line naming it else."""
+    params, flags = trial.user_attrs.get('params'), trial.user_attrs.get('flags')
+    if not (isinstance(params, dict) and set(params) == {d.flag for d in space}
+            and all(in_space(d, params[d.flag]) for d in space)
+            and flags == with_params(base_flags, params, defaults)):
+        fail('{} holds {} with flags that the tuning\'s configuration and search space do '
+             'not give; nothing was trained: it is damaged, or not made by this program. '
+             'Restore it from a copy, or tune again with a new --out'.format(
+                 os.path.join(out, JOURNAL), trial_name(trial.number)))
+    return flags
 
 
 def asked(study):

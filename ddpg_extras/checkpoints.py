@@ -8,8 +8,10 @@ import random
 import numpy as np
 import torch
 
-from ddpg_extras.checks import fail
+from ddpg_extras.checks import as_argv, command, fail, is_count, plain_name, quietly
+from ddpg_extras.environments import check_env_from_file
 from ddpg_extras.files import (
+    SEEDS_CHECKPOINT,
     actor_bounds,
     actor_sizes,
     is_checkpoint,
@@ -31,36 +33,62 @@ CHECKPOINT_KEYS = ('args', 'run', 'episode', 'steps', 'scores', 'seconds', 'acto
                    'replay_buffer', 'ou_noise', 'rng')
 
 
-def load_model_flag(args, given):
+def load_model_flag(args, given, parser):
     """What --load_model names: (args, (path, the loaded file, the checkpoint to resume
     or None)). Resuming a checkpoint, args is a new namespace: the checkpoint's flags,
-    but for those given anew (given: {flag: value} from the command line)."""
+    each checked by parser as if typed, but for those given anew (given: {flag: value}
+    from the command line)."""
     path = model_path(args.load_model, args.save_path)
     loaded = load_model_file(path)
+    if isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT:
+        fail('{} is the checkpoint of a batch of seeds, made by train_seeds.py; resume it '
+             'with: {}'.format(path, command('train_seeds.py', '--load_model', path)))
     if not is_checkpoint(loaded):
         return args, (path, loaded, None)
-    args, ended = resume_checkpoint(args, given, path, loaded)
+    args, ended = resume_checkpoint(args, given, path, loaded, parser)
     if ended:
         fail('{} holds a run that has ended: {}; pass a larger --max_iter_num or a higher '
-             '--goal_score to train on (python test.py --load_model {} watches its actor)'
-             .format(path, ended, path))
+             '--goal_score to train on ({} watches its actor)'.format(
+                 path, ended, command('test.py', '--load_model', path)))
     return args, (path, loaded, loaded)
 
 
-def resume_checkpoint(args, given, path, loaded):
+def resume_checkpoint(args, given, path, loaded, parser):
     """Check a loaded checkpoint; returns (the run's flags as resumed, a new namespace;
     why its run has ended under them, or None if it trains on)."""
     if not is_whole(loaded):
         fail('{} is an incomplete checkpoint; resume from another one, or point '
              '--load_model at a saved actor to warm-start from it'.format(path))
-    args = resume_flags(args, given, loaded, path)
+    args = resume_flags(args, given, read_flags(path, loaded['args'], parser, given), path)
     return args, run_ended(loaded, args.max_iter_num, args.goal_score)
 
 
+def read_flags(path, flags, parser, given):
+    """The flags a file holds ({flag: value}), each checked by parser as if typed, as a
+    new dict; one line naming the file where the command line would refuse one, or where
+    its --env_name would import a module that the command line (given) does not name."""
+    args, problem = quietly(lambda: parser.parse_args(as_argv(parser, flags)))
+    if problem:
+        fail('{} holds flags that the command line would refuse: {}; it is damaged, or '
+             'not made by this program'.format(path, problem))
+    check_env_from_file(path, args.env_name, given.get('env_name'))
+    return {flag: getattr(args, flag) for flag in flags if hasattr(args, flag)}
+
+
 def is_whole(state):
-    """Whether a loaded checkpoint holds everything that resuming it needs."""
+    """Whether a loaded checkpoint holds everything that resuming it needs, each of the
+    type it must be: a run name that is a file name and no more, counts that are
+    counts, scores that are numbers."""
     return (all(key in state for key in CHECKPOINT_KEYS) and isinstance(state['args'], dict)
-            and all(flag in state['args'] for flag in RUN_FLAGS + ('max_iter_num', 'goal_score')))
+            and all(flag in state['args'] for flag in RUN_FLAGS + ('max_iter_num', 'goal_score'))
+            and plain_name(state['run'])
+            and all(is_count(state[key]) for key in ('episode', 'steps'))
+            and isinstance(state['scores'], list) and all(map(number, state['scores']))
+            and number(state['seconds']))
+
+
+def number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def reached_goal(recent_rewards, goal_score):
@@ -81,11 +109,10 @@ def run_ended(state, max_iter_num, goal_score):
     return None
 
 
-def resume_flags(args, given, checkpoint, path):
-    """The run's flags from its checkpoint, but for those given on the command line, as
-    a new namespace. One that defines the run, given with another value, is refused:
-    the run would no longer be the same run."""
-    kept = checkpoint['args']
+def resume_flags(args, given, kept, path):
+    """The run's flags from its checkpoint (kept, as read_flags checked them), but for
+    those given on the command line, as a new namespace. One that defines the run,
+    given with another value, is refused: the run would no longer be the same run."""
     for flag in RUN_FLAGS:
         saved, value = kept[flag], given.get(flag, kept[flag])
         if value != saved:

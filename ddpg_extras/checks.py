@@ -1,9 +1,12 @@
 """Command-line checks: flag types with argparse's usage error, the device, writable
 folders, and the one-line error that a user's mistake gets instead of a traceback."""
 import argparse
+import contextlib
+import io
 import math
 import os
 import re
+import shlex
 import sys
 import tempfile
 
@@ -14,6 +17,53 @@ def fail(message):
     """Stop with one line on stderr and exit status 1: a user's mistake gets no traceback."""
     sys.stdout.flush()  # what the run printed comes first: this line is the last one
     raise SystemExit(f"error: {message}")
+
+
+def command(script, *args):
+    """The command that runs script with args, shell-quoted: it pastes as it is printed."""
+    return shlex.join(['python', script, *map(str, args)])
+
+
+def quietly(call):
+    """(call(), None), or (None, the one line it would have said) where it stops with a
+    usage error or fail()'s line; nothing is printed either way."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            return call(), None
+    except SystemExit as e:
+        line = e.code if isinstance(e.code, str) else said.getvalue().strip().split('\n')[-1]
+        return None, line.split('error: ', 1)[-1]
+
+
+def as_argv(parser, flags):
+    """flags ({flag: value}, as vars(args) holds them) as the command line that gives
+    them, so that what a file holds is checked as if it were typed. A flag the parser
+    does not know is left out (a file of an older version); a switch with any value but
+    True or False, or a value of the wrong type, is refused by the parser."""
+    actions = {action.dest: action for action in parser._actions if action.option_strings}
+    argv = []
+    for flag, value in flags.items():
+        action = actions.get(flag)
+        if action is None or value is None or (action.nargs == 0 and value is False):
+            continue
+        option = action.option_strings[-1]
+        # --flag=value: a value that starts with a dash (-inf, -300) is not read as a flag
+        argv.append(option if action.nargs == 0 and value is True else
+                    '{}={}'.format(option, value))
+    return argv
+
+
+def is_count(value):
+    """Whether value is a whole number >= 0 (not a bool): a count read from a file."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def plain_name(name):
+    """Whether name is a file name and no more: no folder in it, not . or .. (a name
+    read from a file must not lead outside the folder it is joined to)."""
+    return (isinstance(name, str) and name not in ('', '.', '..') and '/' not in name
+            and '\\' not in name and '\0' not in name)
 
 
 def parse_flags(parser, argv=None):

@@ -48,6 +48,7 @@ def start_ray(ray, args, root):
             else:
                 ray.init(address='local', num_cpus=args.workers, include_dashboard=False,
                          **options)
+            stop_as_ctrl_c()  # not Ray's SIGTERM handler, which ray.init has set
             return
         except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
             error = e
@@ -91,17 +92,47 @@ def ray_error(error, said, address):
     return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
 
 
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP while a driver does not wait on its trials: it stops as Ctrl-C
+    stops it, with the signal's own exit status."""
+
+    def __init__(self, signum):
+        super().__init__()
+        self.signum = signum
+
+
+def stop_as_ctrl_c():
+    """SIGTERM and SIGHUP stop a driver as Ctrl-C does (Ray's own SIGTERM handler, which
+    ray.init sets, ends the process from inside Ray's C++ with a crash dump)."""
+    def stopped(signum, frame):
+        raise Stopped(signum)
+    for signum in STOPS[1:]:
+        signal.signal(signum, stopped)
+
+
+def exit_status(stop):
+    """A stopped driver's exit status, as shells give it: 130 for Ctrl-C, 143 for SIGTERM,
+    129 for SIGHUP."""
+    return 128 + getattr(stop, 'signum', signal.SIGINT)
+
+
 @contextlib.contextmanager
-def ctrl_c():
-    """While a driver waits on its trials: Ctrl-C is noted, never raised, and the loop
-    looks (a KeyboardInterrupt raised inside Ray's wait was seen to be lost, and the
-    study then ran on as if never stopped). Yields the signals received."""
+def stop_signals():
+    """While a driver waits on its trials: Ctrl-C, SIGTERM and SIGHUP are noted, never
+    raised, and the loop looks (a KeyboardInterrupt raised inside Ray's wait was seen to
+    be lost, and the study then ran on as if never stopped). Yields the signals
+    received."""
     received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in STOPS}
     try:
         yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def outcome(ray, ref):
@@ -112,14 +143,19 @@ def outcome(ray, ref):
         return {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
 
 
-def stop_tasks(ray, pending):
-    """Ctrl-C: every running trial gets the signal, saves its checkpoint and returns."""
-    def quit_now(signum, frame):
-        print('SIGINT again: quitting without waiting for the trials', file=sys.stderr)
-        raise SystemExit(130)
-    signal.signal(signal.SIGINT, quit_now)
-    print('\nSIGINT: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
-          'again to quit at once)', flush=True)
+def stop_tasks(ray, pending, signum):
+    """A stop (signum): every running trial gets the signal, saves its checkpoint and
+    returns; the same signal again, or another, quits at once."""
+    name = signal.Signals(signum).name
+
+    def quit_now(again, frame):
+        print('{} again: quitting without waiting for the trials'.format(
+            signal.Signals(again).name), file=sys.stderr)
+        raise SystemExit(128 + again)
+    for stop in STOPS:
+        signal.signal(stop, quit_now)
+    print('\n{}: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
+          'again to quit at once)'.format(name), flush=True)
     for ref in pending:
         ray.cancel(ref, force=False)
     for ref in pending:

@@ -13,9 +13,15 @@ from collections import deque
 import numpy as np
 import torch
 
-from ddpg_extras.checkpoints import reached_goal, resume_checkpoint
-from ddpg_extras.checks import fail, parse_seeds, seeds_name
+from ddpg_extras.checkpoints import (
+    reached_goal,
+    read_flags,
+    resume_checkpoint,
+    resume_flags,
+)
+from ddpg_extras.checks import command, fail, is_count, parse_seeds, plain_name, seeds_name
 from ddpg_extras.files import (
+    SEEDS_CHECKPOINT,
     Writes,
     first_free,
     is_checkpoint,
@@ -28,8 +34,6 @@ from ddpg_extras.run import Run, ended_run
 from ddpg_extras.seed_axis import SeedNoise
 from ddpg_extras.session import Session
 
-# What marks train_seeds.py's checkpoint of a cohort (and the version of its layout).
-SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
 # What the cohort's checkpoint keeps of a seed that has ended, for a resumed cohort's end.
 RESULT_KEYS = ('seed', 'env_name', 'reached_goal', 'episodes', 'steps', 'score_avg', 'model',
                'run_dir', 'checkpoint', 'error', 'seconds', 'stopped', 'save_failed')
@@ -40,7 +44,7 @@ REFUSED = (('seed', 'the seeds come from --seeds'),
 
 
 class Cohort:
-    def __init__(self, args, given, usage_error, report=None):
+    def __init__(self, args, given, parser, report=None):
         """Check the flags, --seeds and --load_model before anything is made, and say
         what is wrong in one line. report: a tuning's trial (study.py --tune) is told
         the seeds' running averages, and may prune the cohort (see prune)."""
@@ -51,50 +55,63 @@ class Cohort:
         self.report = report
         seeds = parse_seeds(args.seeds) if 'seeds' in given else None  # '' is refused
         if args.load_model:
-            args, loads = self.load(args, given, seeds)
+            args, loads = self.load(args, given, seeds, parser)
         else:
-            loads = [(seed, None) for seed in seeds or range(500, 510)]  # 500-509 by default
+            loads = [(seed, None, None) for seed in seeds or range(500, 510)]  # 500-509
         self.args = args
-        self.session = Session(args, usage_error)  # the flags as resumed, if resumed
+        self.session = Session(args, parser.error)  # the flags as resumed, if resumed
         self.device = self.session.device
         self.runs = [Run(argparse.Namespace(**dict(vars(args), seed=seed)), self.session,
-                         loaded, in_cohort=True) for seed, loaded in loads]
+                         loaded, in_cohort=True, run_name=run_name)
+                     for seed, loaded, run_name in loads]
 
-    def load(self, args, given, seeds):
+    def load(self, args, given, seeds, parser):
         """--load_model: a cohort's checkpoint resumes its seeds (and seeds, if given on
         the command line, must be those); an actor file warm-starts every seed's actor.
-        Returns (the flags as resumed, [(seed, what --load_model gives it)] for each seed
-        to train); a seed whose checkpoint shows its run has ended is ended."""
+        Returns (the flags as resumed, [(seed, what --load_model gives it, a run name to
+        reuse)] for each seed to train); a seed whose checkpoint shows its run has ended
+        is ended. A seed that had saved no checkpoint starts again under its run name."""
         path = model_path(args.load_model, args.save_path)
         loaded = load_model_file(path)
         if is_checkpoint(loaded):
-            fail('{} is the checkpoint of one run; resume it with: python train.py '
-                 '--load_model {}'.format(path, path))
+            fail('{} is the checkpoint of one run; resume it with: {}'.format(
+                path, command('train.py', '--load_model', path)))
         if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
-            return args, [(seed, (path, loaded, None)) for seed in seeds or range(500, 510)]
-        cohort_seeds = [entry['seed'] for entry in loaded['seeds']]
+            return args, [(seed, (path, loaded, None), None) for seed in seeds or range(500, 510)]
+        entries = cohort_entries(path, loaded)
+        cohort_seeds = [entry['seed'] for entry in entries]
         if seeds is not None and seeds != cohort_seeds:
             fail('{} is a batch of seeds {}; drop --seeds to resume it'.format(
                 path, ','.join(map(str, cohort_seeds))))
-        self.path, loads, resumed = path, [], args
-        for entry in loaded['seeds']:
+        self.path, loads = path, []
+        resumed = argparse.Namespace(**dict(vars(resume_flags(
+            args, given, read_flags(path, loaded['args'], parser, given), path)), seed=None))
+        for entry in entries:
             self.entries[entry['seed']] = entry
             if entry['ended'] not in (None, 'stopped'):
                 continue
             seed_path = os.path.join(os.path.dirname(path), entry['checkpoint'])
+            if not os.path.exists(seed_path) and entry.get('saved') is False:
+                print('seed {} had saved no checkpoint when the batch stopped: it starts again '
+                      'from its first episode'.format(entry['seed']))
+                loads.append((entry['seed'], None, entry['checkpoint'][:-len(RUN_CHECKPOINT)]))
+                continue
             if not os.path.exists(seed_path):
-                fail('{} names {}, which is not there (the batch was killed before the '
-                     "seed's first checkpoint); start the batch again".format(path, seed_path))
+                fail("{} resumes seed {} from its own checkpoint, {}, which is not in {}: "
+                     "a batch's checkpoint resumes its seeds from their checkpoints beside "
+                     'it; put them back beside it'.format(path, entry['seed'],
+                                                          entry['checkpoint'],
+                                                          os.path.dirname(path) or '.'))
             state = load_model_file(seed_path)
             seed_args, ended = resume_checkpoint(
-                argparse.Namespace(**dict(vars(args), load_model=seed_path)), given, seed_path,
-                state)
+                argparse.Namespace(**dict(vars(resumed), load_model=seed_path)), given,
+                seed_path, state, parser)
             resumed = argparse.Namespace(**dict(vars(seed_args), seed=None,
                                                 load_model=args.load_model))
             if ended:  # its end was cut short before the cohort's checkpoint said so
                 self.ended_before(entry, seed_path, state, seed_args)
             else:
-                loads.append((entry['seed'], (seed_path, state, state)))
+                loads.append((entry['seed'], (seed_path, state, state), None))
         return resumed, loads
 
     def ended_before(self, entry, path, state, args):
@@ -138,6 +155,7 @@ class Cohort:
         self.save()
         self.session.start(args.max_iter_num * len(self.runs), int(self.episode.sum()),
                            self.total_steps())
+        self.session.signals.on_disk = self.on_disk  # for the last line of a second Ctrl-C
         self.begin(np.flatnonzero(self.active))
         return self.states
 
@@ -149,11 +167,14 @@ class Cohort:
         loop (a snapshot, maybe a checkpoint; a new noise process; the env reset,
         seeded in episode 0)."""
         self.replay_buffer.sync(seeds)  # the snapshot holds the buffer
+        unsaved = [i for i in seeds if self.runs[i].last_checkpoint is None]
         for i in seeds:
             run = self.runs[i]
             run.stop_at_start(int(self.episode[i]), int(self.steps[i]))  # Ctrl-C: next step
             self.states[i], _ = self.envs[i].reset(
                 seed=run.args.seed if self.episode[i] == 0 else None)
+        if any(self.runs[i].last_checkpoint for i in unsaved):  # a seed's first checkpoint
+            self.save()  # the cohort's says that it has one
         self.ou_noise.X[seeds] = 0  # ou_noise.reset(), for these seeds
         self.scores[seeds] = 0
         self.begun[seeds] = len(self.policies) + self.first
@@ -287,13 +308,13 @@ class Cohort:
             ended = ('diverged' if result['error'] else 'stopped' if result['stopped'] else
                      'goal' if result['reached_goal'] else 'episodes')
         return {'seed': run.args.seed, 'checkpoint': os.path.basename(run.checkpoint_path),
-                'ended': ended, 'result': result}
+                'ended': ended, 'result': result, 'saved': run.last_checkpoint is not None}
 
     def save(self):
         """The cohort's checkpoint: which seeds, where each one's checkpoint is, and
         which have ended; each seed's own checkpoint holds its run."""
         for run in self.runs:
-            self.entries.setdefault(run.args.seed, self.entry(run))
+            self.entries[run.args.seed] = self.entry(run)
         state = {'format': SEEDS_CHECKPOINT, 'args': dict(vars(self.args), seed=None),
                  'seeds': list(self.entries.values())}
         return self.writes.save('the batch checkpoint', self.path,
@@ -320,7 +341,7 @@ class Cohort:
             print('seed {}: {}'.format(result['seed'], summary(result)))
         print("the batch's checkpoint: {}".format(self.path))
         if signals.received:
-            print('resume with: python train_seeds.py --load_model {}'.format(self.path))
+            print('resume with: {}'.format(command('train_seeds.py', '--load_model', self.path)))
         writes = Writes()  # the cohort's failed saves, and each seed's
         for each in [self] + self.runs:
             writes.failed.update(each.writes.failed)
@@ -333,10 +354,41 @@ class Cohort:
         """What on disk holds the cohort, for its last line when a save failed."""
         if os.path.exists(self.path):
             return ("the batch's checkpoint on disk, {}, resumes each seed from its last "
-                    'checkpoint on disk: python train_seeds.py --load_model {}'.format(
-                        self.path, self.path))
+                    'checkpoint on disk: {}'.format(
+                        self.path, command('train_seeds.py', '--load_model', self.path)))
         return ("no batch checkpoint is on disk; each seed's last checkpoint in {} resumes "
                 'it alone: python train.py --load_model <it>'.format(self.args.save_path))
+
+
+ENDED = (None, 'stopped', 'goal', 'episodes', 'diverged')
+RUN_CHECKPOINT = '.checkpoint.pth'  # a seed's checkpoint: <its run name>.checkpoint.pth
+RESULT_TYPES = {'seed': int, 'reached_goal': bool, 'episodes': int, 'steps': int,
+                'score_avg': (int, float, type(None)), 'model': (str, type(None)),
+                'error': (str, type(None)), 'stopped': bool}
+
+
+def cohort_entries(path, state):
+    """The seeds' entries of a cohort's checkpoint, or one line where one is not as the
+    cohort writes it: a seed, its checkpoint's file name beside it, why it ended, and its
+    result once it has."""
+    def whole(entry):
+        if not (isinstance(entry, dict) and is_count(entry.get('seed'))
+                and plain_name(entry.get('checkpoint'))
+                and entry['checkpoint'].endswith(RUN_CHECKPOINT) and entry.get('ended') in ENDED
+                and isinstance(entry.get('saved', True), bool)):
+            return False
+        result = entry.get('result')
+        if entry['ended'] is None:
+            return result is None
+        return isinstance(result, dict) and result.get('seed') == entry['seed'] and all(
+            isinstance(result.get(key), kind) for key, kind in RESULT_TYPES.items())
+    entries = state.get('seeds')
+    if not (isinstance(state.get('args'), dict) and isinstance(entries, list) and entries
+            and all(map(whole, entries))
+            and len({entry['seed'] for entry in entries}) == len(entries)):
+        fail('{} is not a whole batch checkpoint (its seeds are not as train_seeds.py writes '
+             'them); resume from another copy of it'.format(path))
+    return entries
 
 
 def summary(result):

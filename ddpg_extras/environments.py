@@ -1,6 +1,7 @@
 """Making Gymnasium environments for DDPG: the deck's Pendulum-v0 mapped to v1, one
 line for anything DDPG cannot train, the noise's scale per action, and displays."""
 import os
+import shlex
 import sys
 
 import gymnasium as gym
@@ -39,6 +40,18 @@ def make_env(env_name, render_mode=None):
         fail(f"{env_name} has actions from {env.action_space.low} to {env.action_space.high}, "
              "but DDPG here needs a flat vector of bounded actions to clip to")
     return env
+
+
+def check_env_from_file(path, env_name, typed, how=None):
+    """An --env_name of the form module:Env makes Gymnasium import that module. One read
+    from a file (a checkpoint, an actor's .json, a study) is refused unless the command
+    line names the same environment (typed): a file handed over cannot make this program
+    import a module the user did not name. how: what to do instead."""
+    if isinstance(env_name, str) and ':' in env_name and env_name != typed:
+        fail('{} names --env_name {}, which makes Gymnasium import the module {!r}; a file '
+             'can name such an environment only where the command line names it too: {}'
+             .format(path, env_name, env_name.split(':')[0], how or 'give --env_name {} if '
+                     'you trust it'.format(shlex.quote(env_name))))
 
 
 def noise_scale(action_space):

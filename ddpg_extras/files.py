@@ -9,9 +9,12 @@ import sys
 import torch
 
 from ddpg_extras.checks import fail
+from ddpg_extras.environments import check_env_from_file
 
 # What marks a full training checkpoint of train.py (and the version of its layout).
 CHECKPOINT = "ddpg training checkpoint 1"
+# What marks train_seeds.py's checkpoint of a batch of seeds (and the version of its layout).
+SEEDS_CHECKPOINT = "ddpg seeds checkpoint 1"
 ACTOR_KEYS = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias")
 
 
@@ -49,8 +52,9 @@ def save_actor(actor, path, info):
 def save_weights(weights, path, info):
     """save_actor's file from the actor's state_dict (a checkpoint holds one)."""
     # CPU copies of the weights, so an actor trained with --device cuda loads anywhere,
-    # with the deck's torch.load as well
-    save_torch({k: v.cpu() for k, v in weights.items()}, path)
+    # with the deck's torch.load as well; copies, so that a seed's weights, views of
+    # train_seeds.py's stacks, are saved alone and not with every seed's
+    save_torch({k: v.detach().to('cpu', copy=True) for k, v in weights.items()}, path)
     write_json(path + ".json", info)
 
 
@@ -126,6 +130,25 @@ def set_aside(path):
     return kept
 
 
+def outside(root, path):
+    """Whether path, its links followed, lies outside the folder root."""
+    base = os.path.realpath(root)
+    return os.path.commonpath([base, os.path.realpath(path)]) != base
+
+
+def first_outside(root, paths):
+    """The first of paths, or of what lies below them, that leads outside the folder
+    root (through a link: a folder handed over may hold one), or None."""
+    for path in paths:
+        if outside(root, path):
+            return path
+        for where, folders, files in os.walk(path):
+            for name in folders + files:
+                if outside(root, os.path.join(where, name)):
+                    return os.path.join(where, name)
+    return None
+
+
 def model_path(load_model, save_path):
     """As the deck's test.py: a bare file name is looked up in save_path."""
     return load_model if os.path.dirname(load_model) else os.path.join(save_path, load_model)
@@ -182,16 +205,22 @@ def is_checkpoint(state):
     return isinstance(state, dict) and state.get("format") == CHECKPOINT
 
 
-def load_actor_weights(path, state=None):
+def load_actor_weights(path, state=None, check_env=False):
     """Return (actor state_dict, info) from the deck's format (a bare actor state_dict,
     also as .pth.tar), from a checkpoint dict holding one under 'actor', or from
-    state, the file as load_model_file already loaded it."""
+    state, the file as load_model_file already loaded it. info: what the .json beside
+    an actor file says of its run, or a checkpoint of its own. check_env: the env_name
+    that info gives is to be made, so a module:Env in it is refused (test.py)."""
     state = load_model_file(path) if state is None else state
-    info = {}
-    if os.path.isfile(path + ".json"):
-        info = read_json(path + ".json")
+    if isinstance(state, dict) and state.get("format") == SEEDS_CHECKPOINT:
+        fail(f"{path} is train_seeds.py's checkpoint of a batch of seeds, which holds no "
+             "actor; each seed's actor is saved apart, as save_model/<run name>.pth")
+    info, said_by = actor_info(path + ".json"), path + ".json"
     if is_checkpoint(state) and isinstance(state.get("args"), dict):
         info = {"env_name": state["args"].get("env_name"), "episodes": state.get("episode")}
+        said_by = path
+    if check_env:  # read from a file: a module:Env only where the command line names it
+        check_env_from_file(said_by, info.get("env_name"), None)
     if isinstance(state, dict) and isinstance(state.get("actor"), dict):
         state = state["actor"]
     if not (isinstance(state, dict) and all(torch.is_tensor(state.get(k)) for k in ACTOR_KEYS)):
@@ -200,6 +229,19 @@ def load_actor_weights(path, state=None):
         fail(f"{path} holds inf or nan weights (saved from a run that diverged?); "
              "point --load_model at another actor")
     return state, info
+
+
+def actor_info(path):
+    """What the .json beside an actor file says of its run ({} where there is none), or
+    one line where it is damaged."""
+    info, problem = read_whole_json(path, lambda info: isinstance(info, dict) and isinstance(
+        info.get("env_name", ""), str))
+    if problem == "missing":
+        return {}
+    if problem:
+        fail(f"{path} is {problem}; it says which environment the actor beside it was "
+             "trained on: restore it from a copy, or move it away and give --env_name")
+    return info
 
 
 def actor_bounds(state):
@@ -218,10 +260,11 @@ def actor_sizes(state):
     return state_size, action_size, hidden_size
 
 
-def check_actor_fits(path, info, weights, env, hidden_size=None):
-    """One line if an actor's file does not fit the environment it is to run in (test.py)."""
+def check_actor_fits(path, info, weights, env, hidden_size=None, named=None):
+    """One line if an actor's file does not fit the environment it is to run in (test.py);
+    named: the --env_name given, which the file may name as it was given."""
     env_name = env.spec.id
-    if info.get('env_name') and info['env_name'] != env_name:
+    if info.get('env_name') and info['env_name'] not in (env_name, named):
         fail('{} was trained on {}, not {}; drop --env_name or pass --env_name {}'.format(
             path, info['env_name'], env_name, info['env_name']))
     state_size, action_size, size = actor_sizes(weights)

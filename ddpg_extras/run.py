@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ddpg_extras.checkpoints import capture, reached_goal, restore, warm_start
-from ddpg_extras.checks import fail
+from ddpg_extras.checks import command, fail
 from ddpg_extras.environments import make_env
 from ddpg_extras.evaluation import evaluate
 from ddpg_extras.files import (
@@ -30,13 +30,15 @@ class Run:
     """One run, one seed: train.py makes one, train_seeds.py one per seed. The process's
     own part (flag checks, threads, Ctrl-C, the progress bar) is the session's."""
 
-    def __init__(self, args, session, loaded=None, in_cohort=False):
+    def __init__(self, args, session, loaded=None, in_cohort=False, run_name=None):
         """args: the run's flags, as resumed (checkpoints.load_model_flag); loaded: what
         --load_model named, (path, the loaded file, the checkpoint to resume or None).
         in_cohort: one of train_seeds.py's seeds, whose actor is always <run name>.pth
-        (K seeds cannot all save model.pth), and whose cohort moves the progress bar."""
+        (K seeds cannot all save model.pth), and whose cohort moves the progress bar.
+        run_name: the name of a run that starts again from its first episode (a seed of
+        a cohort stopped before its first checkpoint); its log so far is hidden."""
         self.args, self.session, self.device = args, session, session.device
-        self.in_cohort = in_cohort
+        self.in_cohort, self.again = in_cohort, run_name
         self.load_path, self.loaded, self.resume = loaded or (None, None, None)
         self.signals = session.signals
         self.diverged = self.snapshot = self.result = None
@@ -54,6 +56,7 @@ class Run:
         progress bar and catch Ctrl-C. Returns the TensorBoard writer."""
         self.open(env, agent, replay_buffer, ou_noise)
         self.session.start(self.args.max_iter_num, self.start_episode, self.steps)
+        self.signals.on_disk = self.on_disk  # for the last line of a second Ctrl-C
         return self.writer
 
     def open(self, env, agent, replay_buffer, ou_noise):
@@ -67,7 +70,7 @@ class Run:
             self.restore()
             seconds = self.resume['seconds']
         else:
-            self.run_name = make_run_name(args.logdir, self.env_name, args.seed)
+            self.run_name = self.again or make_run_name(args.logdir, self.env_name, args.seed)
         self.run_dir = os.path.join(args.logdir, self.run_name)
         self.checkpoint_path = os.path.join(args.save_path, self.run_name + '.checkpoint.pth')
         self.last_checkpoint = (self.load_path, self.start_episode) if self.resume else None
@@ -76,7 +79,8 @@ class Run:
             # resumed from a copy: the run's own checkpoint may be further on; keep it
             print('the checkpoint {} is kept as {}'.format(self.checkpoint_path,
                                                           set_aside(self.checkpoint_path)))
-        self.writer = RunWriter(self.run_dir, self.start_episode if self.resume else None)
+        self.writer = RunWriter(self.run_dir, self.start_episode if self.resume or self.again
+                                else None)
         if not self.resume:
             self.writer.add_text('hyperparameters', hyperparameters_table(args))
         print('TensorBoard logs: {}'.format(self.run_dir))
@@ -183,9 +187,10 @@ class Run:
         where they are."""
         if self.diverged:  # not in the deck, which went on training on nan
             fail(self.divergence_line(episode, steps))
-        if self.signals.received:
-            self.save_after_stop(episode)
-        return self.save_at_end(actor, episode + 1, steps, recent_rewards)
+        with self.signals.held():  # a signal while saving: its line says what is on disk
+            if self.signals.received:
+                self.save_after_stop(episode)
+            return self.save_at_end(actor, episode + 1, steps, recent_rewards)
 
     def divergence_line(self, episode, steps):
         """What went wrong, and what is kept, in one line."""
@@ -231,7 +236,8 @@ class Run:
             print('saved the run up to episode {} (the interrupted episode runs again when it '
                   'resumes) to {}'.format(self.snapshot['episode'], self.checkpoint_path))
         if self.last_checkpoint:
-            print('resume with: python train.py --load_model {}'.format(self.last_checkpoint[0]))
+            print('resume with: {}'.format(command('train.py', '--load_model',
+                                                   self.last_checkpoint[0])))
         self.writes.end(self.on_disk(), self.signals.exit_status)
         raise SystemExit(self.signals.exit_status)
 
@@ -254,12 +260,13 @@ class Run:
         if kept:
             print('the previous {} is kept as {}'.format(os.path.basename(save), kept))
         if actor_saved:
-            print('saved the actor to {}; watch it with: python test.py --load_model {}'
-                  .format(save, save))
+            print('saved the actor to {}; watch it with: {}'.format(
+                save, command('test.py', '--load_model', save)))
         if run_saved:
-            print('saved the run to {}; train on with: python train.py --load_model {} and a '
-                  'larger --max_iter_num or a higher --goal_score'.format(
-                      self.checkpoint_path, self.checkpoint_path))
+            print('saved the run to {}; train on with: {} and a larger --max_iter_num or a '
+                  'higher --goal_score'.format(
+                      self.checkpoint_path, command('train.py', '--load_model',
+                                                    self.checkpoint_path)))
         self.writes.end(self.on_disk())  # a failed save: its line is the last
         return result
 

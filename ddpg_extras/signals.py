@@ -1,5 +1,7 @@
-"""Ctrl-C (SIGINT) and SIGTERM: the run stops after the current step and saves; a
-second signal quits at once, without saving."""
+"""Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal, a lost SSH session): the run
+stops after the current step and saves; a second signal quits at once, without saving,
+and its last line says what on disk holds the run."""
+import contextlib
 import signal
 import sys
 
@@ -10,10 +12,21 @@ class StopSignals:
     def __init__(self):
         self.received = []  # the signal that asked the run to stop
         self.handlers = {}
+        self.on_disk = None  # what holds the run on disk, in words, for the last line
 
     def install(self):
         self.handlers = {s: signal.signal(s, self.on_signal)
-                         for s in (signal.SIGINT, signal.SIGTERM)}
+                         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+    @contextlib.contextmanager
+    def held(self):
+        """Caught again while a run makes its last saves, after its loop has closed the
+        session: a second signal then quits with its line, not a KeyboardInterrupt."""
+        self.install()
+        try:
+            yield
+        finally:
+            self.uninstall()
 
     def uninstall(self):
         for signum, handler in self.handlers.items():
@@ -23,7 +36,10 @@ class StopSignals:
     def on_signal(self, signum, frame):
         name = signal.Signals(signum).name
         if self.received:  # asked twice: quit now
-            print('{} again: quitting without saving'.format(name), file=sys.stderr, flush=True)
+            sys.stdout.flush()  # this line is the last
+            print('{} again: quitting without saving{}'.format(
+                name, '; ' + self.on_disk() if self.on_disk else ''), file=sys.stderr,
+                flush=True)
             raise SystemExit(128 + signum)
         self.received.append(signum)
         print('\n{}: stopping after this step to save a checkpoint (send it again to quit at '
@@ -35,4 +51,4 @@ class StopSignals:
 
     @property
     def exit_status(self):
-        return 128 + self.received[0]  # 130 for SIGINT, 143 for SIGTERM, as shells do
+        return 128 + self.received[0]  # 130: SIGINT, 143: SIGTERM, 129: SIGHUP, as shells do

@@ -6,6 +6,7 @@ import copy
 import glob
 import io
 import json
+import os
 import re
 import signal
 import types
@@ -116,6 +117,25 @@ def test_a_seeds_checkpoint_holds_its_own_slice_only():
                 for s in state[name]['state'].values() for t in s.values()]
     assert all(t.untyped_storage().nbytes() == t.numel() * t.element_size() for t in tensors)
     assert torch.equal(state['critic']['fc2.weight'], seeds[2].critic.fc2.weight)
+
+
+def test_each_seeds_files_hold_that_seed_alone_at_k_16(tmp_path):
+    # A seed's actor is saved from its views of the stacks: alone, it is train.py's size.
+    single = quiet(train.main, ['--max_iter_num', '1', '--save_path', str(tmp_path / 'one'),
+                                '--logdir', str(tmp_path / 'l')])
+    results = quiet(train_seeds.main, ['--seeds', '500-515', '--max_iter_num', '1',
+                                       '--save_path', str(tmp_path / 'k16'), '--logdir',
+                                       str(tmp_path / 'l')])
+    actor_size = os.path.getsize(single['model'])
+    checkpoint_size = os.path.getsize(single['checkpoint'])
+    for result in results:
+        assert os.path.getsize(result['model']) == actor_size
+        assert abs(os.path.getsize(result['checkpoint']) - checkpoint_size) < 1000
+        weights = torch.load(result['model'], weights_only=True)  # alone, as the deck loads
+        actor = Actor(3, 1, 64)
+        actor.load_state_dict(weights)
+    batch = glob.glob(str(tmp_path / 'k16' / '*.seeds.pth'))[0]
+    assert os.path.getsize(batch) < 20_000  # the seeds' names and ends, no weights
 
 
 def quiet(function, *args):

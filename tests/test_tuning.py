@@ -4,6 +4,8 @@ setting pruned; a killed tuning finished; bad input refused in one line."""
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 
 import pytest
@@ -194,3 +196,79 @@ def test_without_optuna_one_line_names_the_requirements_file(tmp_path):
                             cwd=ROOT, env=script_env(), capture_output=True, text=True)
     assert_clean_error(result, 'Optuna is not installed', 'pip install -r requirements-study.txt')
     assert not (tmp_path / 'tune').exists()
+
+
+def copy_of_tuning(tuned, tmp_path):
+    out = tmp_path / 'tune'
+    shutil.copytree(tuned[0], out)
+    return out
+
+
+def test_flags_read_back_from_the_journal_are_checked_before_they_train(tuned, tmp_path):
+    # Someone else's journal gives its trials an environment of their own (`this`, which
+    # prints when imported): the confirmation would train the best trial's flags.
+    out = copy_of_tuning(tuned, tmp_path)
+    shutil.rmtree(out / 'confirm')
+    lines = (out / 'optuna.journal').read_text().splitlines()
+    for i, line in enumerate(lines):
+        entry = json.loads(line)
+        if entry['op_code'] == 8 and 'flags' in entry['user_attr']:
+            entry['user_attr']['flags'] += ['--env_name', 'this:Pendulum-v1']
+            lines[i] = json.dumps(entry, separators=(',', ':'))
+    (out / 'optuna.journal').write_text('\n'.join(lines) + '\n')
+    result = run_script('study.py', '--out', out)
+    assert_clean_error(result, '{} holds trial00'.format(out / 'optuna.journal'),
+                       "with flags that the tuning's configuration and search space do not "
+                       'give; nothing was trained')
+    assert not (out / 'confirm').exists()
+    assert 'Zen of Python' not in result.stdout
+
+
+@pytest.mark.parametrize('tail', [
+    b'{"op_code":8,"worker_id":"x","trial_id":0,"user_at',  # a write cut short
+    b'garbage\n',  # a whole line that is no entry
+])
+def test_a_damaged_last_journal_line_is_set_aside_and_the_tuning_goes_on(tuned, tmp_path, tail):
+    out = copy_of_tuning(tuned, tmp_path)
+    study = json.loads((out / 'study.json').read_text())
+    (out / 'study.json').write_text(json.dumps(dict(study, tune=5)))  # one trial to go
+    whole = (out / 'optuna.journal').read_bytes()
+    with open(out / 'optuna.journal', 'ab') as f:
+        f.write(tail)
+    result = run_script('study.py', '--out', out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r'^{} ended in (an entry cut short \(a write stopped by a kill or a '
+                     r'full disk\)|a line that is not an entry); it is '
+                     r'kept in {}, and the tuning goes on from the \d+ whole entries before '
+                     r'it$'.format(re.escape(str(out / 'optuna.journal')),
+                                   re.escape(str(out / 'optuna.journal.damaged'))),
+                     result.stdout, re.M), result.stdout
+    assert (out / 'optuna.journal.damaged').read_bytes() == tail
+    journal_now = (out / 'optuna.journal').read_bytes()
+    assert journal_now.startswith(whole) and tail not in journal_now
+    assert [t.number for t in journal(out)] == [0, 1, 2, 3, 4]  # no trial lost
+    assert [row['trial'] for row in tuning_csv(out)] == ['0', '1', '2', '3', '4']
+    again = run_script('study.py', '--out', out)  # after the repair: nothing to set aside
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert 'ended in' not in again.stdout
+    assert (out / 'optuna.journal').read_bytes() == journal_now
+
+
+def test_a_stopped_confirmation_names_the_command_that_finishes_the_tuning(tuned, tmp_path):
+    out = copy_of_tuning(tuned, tmp_path)
+    shutil.rmtree(out / 'confirm')  # the confirmation to run again
+    tuning = start_study('--out', out, '--workers', 1)
+    log = out / 'confirm' / 'trials' / 'base' / 'seeds600' / 'train.log'
+    wait_until(lambda: log.exists() and '0 episode |' in log.read_text(), tuning, 300)
+    tuning.send_signal(signal.SIGTERM)  # the driver alone, as `kill` sends it
+    stdout, stderr = tuning.communicate(timeout=300)
+    assert tuning.returncode == 143, stderr
+    assert 'Traceback' not in stderr and 'SIGTERM received' not in stderr
+    last = stdout.strip().splitlines()[-1]
+    assert last.endswith('finish the tuning with: python study.py --out {}'.format(out)), last
+    assert 'Not confirmed yet: python study.py --out {}.'.format(out) in (
+        out / 'best.md').read_text()
+    again = run_script(*last.split(': ')[-1].split()[1:])  # as printed
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert 'Not confirmed yet' not in (out / 'best.md').read_text()
+    assert '| tuned | ' in (out / 'best.md').read_text()
