@@ -3,7 +3,7 @@
     python plot.py logs/Pendulum-v1_seed500_*                       # learning curves
     python plot.py logs/Pendulum-v1_seed50[0-4]_* --mean            # 5 seeds as one band
     python plot.py logs/run_a logs/run_b --labels healthy collapsing \\
-        --tags log/score_avg actor/out_of_bounds train/critic_grad_norm \\
+        --tags log/score_avg policy/out_of_bounds train/critic_grad_norm \\
         --symlog train/critic_grad_norm -o runs.png
 
 Reads the event files with TensorBoard's own reader; one panel per tag, one line per run
@@ -18,11 +18,12 @@ import numpy as np
 matplotlib.use('Agg')  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ddpg_extras.checks import check_writable, fail  # noqa: E402
-from ddpg_extras.figures import scalars  # noqa: E402
-from ddpg_extras.files import atomic_write  # noqa: E402
+from ddpg_extras.run.checks import HelpFormatter, check_writable, fail  # noqa: E402
+from ddpg_extras.run.files import atomic_write  # noqa: E402
+from ddpg_extras.run.writer import scalars, tag_name  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                 formatter_class=HelpFormatter)
 parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir)')
 parser.add_argument('--tags', nargs='+', default=['log/score', 'log/score_avg'],
                     help='scalar tags to plot, one panel each')
@@ -37,7 +38,9 @@ parser.add_argument('--mean', action='store_true',
 parser.add_argument('--span', nargs=3, action='append', default=[],
                     metavar=('FIRST', 'LAST', 'TEXT'),
                     help='shade episodes FIRST to LAST in every panel, with TEXT in the legend')
-parser.add_argument('-o', '--output', default='learning_curve.png', help='the PNG to write')
+parser.add_argument('-o', '--output', default=None,
+                    help="the PNG to write (default: in the first run's folder, beside its logs: "
+                         'curves.png, or curves_and_<N>_more.png for more runs)')
 
 
 def read_scalars(run, tags):
@@ -47,10 +50,10 @@ def read_scalars(run, tags):
     found = scalars(run)
     if not found:
         fail('{} holds no TensorBoard scalars; point at a folder train.py wrote'.format(run))
-    missing = [tag for tag in tags if tag not in found]
+    missing = [tag for tag in tags if tag_name(tag) not in found]  # older names work too
     if missing:
         fail('{} has no tag {}; it has: {}'.format(run, ', '.join(missing), ', '.join(found)))
-    return {tag: found[tag] for tag in tags}
+    return {tag: found[tag_name(tag)] for tag in tags}
 
 
 def mean_band(curves):
@@ -63,6 +66,13 @@ def mean_band(curves):
             [max(row) for row in rows])
 
 
+def beside(runs):
+    """Where the figure goes without -o: with the first run's event files, never in the
+    project's folder, nor where `python plot.py logs/*` would take it for a run."""
+    more = len(runs) - 1
+    return os.path.join(runs[0], 'curves_and_{}_more.png'.format(more) if more else 'curves.png')
+
+
 def main(argv=None):
     args = parser.parse_args(argv)
     labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
@@ -71,9 +81,9 @@ def main(argv=None):
     if len(labels) != len(args.runs):
         parser.error('--labels needs one label per run ({} runs, {} labels)'.format(
             len(args.runs), len(labels)))
-    if not args.output.endswith('.png'):
+    output = args.output or beside(args.runs)
+    if not output.endswith('.png'):
         parser.error('--output must be a .png file')
-    check_writable(os.path.dirname(args.output) or '.', '--output')  # made, as test.py makes its
     try:
         spans = [(float(first), float(last), text) for first, last, text in args.span]
     except ValueError:
@@ -81,6 +91,7 @@ def main(argv=None):
     groups = {}  # label: the runs that share it, in the order given
     for run, label in zip(args.runs, labels):
         groups.setdefault(label, []).append(read_scalars(run, args.tags))
+    check_writable(os.path.dirname(output) or '.', '--output')  # made, as test.py makes its
     figure, axes = plt.subplots(len(args.tags), 1, sharex=True, squeeze=False,
                                 figsize=(8, 2.4 * len(args.tags) + 0.6))
     for ax, tag in zip(axes[:, 0], args.tags):
@@ -102,8 +113,8 @@ def main(argv=None):
     axes[0, 0].legend(fontsize='small')
     axes[-1, 0].set_xlabel('episode')
     figure.tight_layout()
-    atomic_write(args.output, lambda f: figure.savefig(f, format='png', dpi=100))
-    print('wrote {}'.format(args.output))
+    atomic_write(output, lambda f: figure.savefig(f, format='png', dpi=100))
+    print('wrote {}'.format(output))
 
 
 if __name__ == '__main__':

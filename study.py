@@ -9,7 +9,7 @@ a Ray cluster (not in the deck).
 Each trial is `python train.py` with its own seed and folders, one thread, in a Ray
 worker. Ray retries a trial whose worker or node dies; the trial then resumes from its
 last checkpoint. A study stopped (Ctrl-C) or killed finishes when run again. It ends
-with interval estimates of every configuration (rliable; ddpg_extras/summary.py).
+with interval estimates of every configuration (rliable; ddpg_extras/study/summary.py).
 """
 import argparse
 import os
@@ -17,10 +17,18 @@ import shlex
 import sys
 import time
 
-import tuning
-from configs import budget, check_scoring, parse_configs, stored_configs, trainer
-from ddpg_extras.checks import as_argv, fail, is_count, parse_seeds, positive_int, quietly
-from ddpg_extras.cluster import (
+from ddpg_extras.run.checks import (
+    HelpFormatter,
+    as_argv,
+    fail,
+    is_count,
+    parse_seeds,
+    positive_int,
+    quietly,
+)
+from ddpg_extras.run.files import read_whole_json, write_json
+from ddpg_extras.study import tuning
+from ddpg_extras.study.cluster import (
     check_address,
     exit_status,
     import_ray,
@@ -30,10 +38,10 @@ from ddpg_extras.cluster import (
     stop_signals,
     stop_tasks,
 )
-from ddpg_extras.files import read_whole_json, write_json
-from ddpg_extras.ownership import FolderLock
-from ddpg_extras.summary import write_report
-from trials import (
+from ddpg_extras.study.configs import budget, check_scoring, parse_configs, stored_configs, trainer
+from ddpg_extras.study.ownership import FolderLock
+from ddpg_extras.study.summary import write_report
+from ddpg_extras.study.trials import (
     ROOT,
     escapes,
     finished,
@@ -45,7 +53,7 @@ from trials import (
 
 parser = argparse.ArgumentParser(
     description='Run train.py over configurations x seeds on Ray, and summarise them.',
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    formatter_class=HelpFormatter)
 parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
                     help='a configuration: a name, =, then train.py flags (any but --seed, '
                          '--save_path, --logdir, --load_model, --render and --threads), and '
@@ -66,7 +74,7 @@ parser.add_argument('--workers', type=positive_int, default=os.cpu_count(),
 parser.add_argument('--retries', type=int, default=3,
                     help='times Ray retries a trial whose worker or node died')
 parser.add_argument('--deck_loop', action='store_true',
-                    help="each trial runs the deck's loop as published (deck_ddpg.py, "
+                    help="each trial runs the deck's loop as published (benchmarks/deck_ddpg.py, "
                          "with its bugs, no checkpoints) instead of train.py: a baseline")
 parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
                     help='seeds trained together in one process per trial (train_seeds.py): '
@@ -260,7 +268,7 @@ def trial_line(row):
 
 def write_outputs(out, configs, seeds, rows, total, args):
     """results.csv, and the interval estimates of the trials that have finished:
-    statistics.csv, summary.md and the figures (ddpg_extras/summary.py); returns the
+    statistics.csv, summary.md and the figures (ddpg_extras/study/summary.py); returns the
     summary's tables and the files written."""
     write_results(os.path.join(out, 'results.csv'), rows)
     header = '# Study {}\n\n{} of {} trials finished; seeds {}.'.format(

@@ -9,25 +9,31 @@ import sys
 import numpy as np
 import torch
 
-from ddpg_extras.checks import finite_float, non_negative_float, positive_int
-from ddpg_extras.environments import make_env, noise_scale
-from ddpg_extras.files import (
+from ddpg_extras.run.checks import (
+    HelpFormatter,
+    finite_float,
+    non_negative_float,
+    positive_int,
+)
+from ddpg_extras.run.environments import make_env, noise_scale
+from ddpg_extras.run.files import (
     actor_bounds,
     actor_sizes,
     check_actor_fits,
     load_actor_weights,
     model_path,
 )
-from ddpg_extras.video import Video, video_path
+from ddpg_extras.run.video import Video, video_path
 from model import Actor
 from utils import OUNoise, get_action
 
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
                 '(a window, or a video where there is no display).',
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    formatter_class=HelpFormatter)
 parser.add_argument('--env_name', type=str, default=None,
-                    help="environment; by default the one in the model's .json, else Pendulum-v1")
+                    help="Gymnasium environment (default: the one the model's .json names, "
+                         "else Pendulum-v1)")
 parser.add_argument('--load_model', type=str, default='model.pth',
                     help='actor file (or a checkpoint of train.py); a bare file name is '
                          'looked up in save_model/, as the deck did')

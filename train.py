@@ -14,9 +14,10 @@ import numpy as np
 import torch
 import torch.optim as optim
 
-from ddpg_extras.agent import Agent
-from ddpg_extras.checkpoints import load_model_flag, reached_goal
-from ddpg_extras.checks import (
+from ddpg_extras.run.agent import Agent
+from ddpg_extras.run.checkpoints import load_model_flag, reached_goal
+from ddpg_extras.run.checks import (
+    HelpFormatter,
     finite_float,
     float_not_nan,
     half_open_unit_interval,
@@ -26,31 +27,33 @@ from ddpg_extras.checks import (
     positive_int,
     unit_interval,
 )
-from ddpg_extras.environments import make_env, noise_scale
-from ddpg_extras.fast_update import act, fast_train_model
-from ddpg_extras.run import Run
-from ddpg_extras.session import Session
+from ddpg_extras.run.environments import make_env, noise_scale
+from ddpg_extras.run.fast_update import act, fast_train_model
+from ddpg_extras.run.session import Session
+from ddpg_extras.run.training import Run
 from model import Actor, Critic
 from utils import OUNoise, ReplayBuffer, get_action, hard_target_update, soft_target_update
 
 
-def make_parser(prog=None, description=None, refused=()):
+def make_parser(prog=None, description=None, refused=(), helps=None):
     """train.py's flags. train_seeds.py makes its parser here too: prog and description
-    its own, and the flags in refused (that a batch refuses) hidden from its help."""
+    its own, the flags in refused (that a batch refuses) hidden from its help, and helps
+    ({flag: text}) where a flag means something else there."""
     parser = argparse.ArgumentParser(
         prog, description=description or
         "Train DDPG (the 2019 deck's code on Gymnasium and PyTorch 2).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
 
     def shown(flag, text):
-        return argparse.SUPPRESS if flag in refused else text
+        return argparse.SUPPRESS if flag in refused else (helps or {}).get(flag, text)
 
     parser.add_argument('--env_name', type=str, default="Pendulum-v1",
                         help="Gymnasium environment; the deck's Pendulum-v0 is mapped to "
                              "Pendulum-v1")
     parser.add_argument('--load_model', type=str, default=None,
-                        help='a checkpoint (<run>.checkpoint.pth) to resume, or an actor file to '
-                             'warm-start from; a bare name is looked up in --save_path')
+                        help=shown('load_model', 'a checkpoint (<run>.checkpoint.pth) to resume, '
+                                                 'or an actor file to warm-start from; a bare '
+                                                 'name is looked up in --save_path'))
     parser.add_argument('--save_path', default='./save_model/',
                         help='folder for actors and checkpoints')
     parser.add_argument('--render', action="store_true", default=False,
@@ -99,7 +102,7 @@ def make_parser(prog=None, description=None, refused=()):
                              'fastest per core for these small networks; see docs/speed.md)')
     parser.add_argument('--eval_interval', type=positive_int, default=None, metavar='K',
                         help='every K episodes, run --eval_episodes episodes without noise on an '
-                             'environment of their own and log their mean as eval/score (off by '
+                             'environment of their own and log their mean as test/score (off by '
                              'default, as in the deck)')
     parser.add_argument('--eval_episodes', type=positive_int, default=10, metavar='M',
                         help='episodes per evaluation; each evaluation starts from the same '
@@ -118,14 +121,14 @@ def make_parser(prog=None, description=None, refused=()):
                              "critic loss spikes")
     parser.add_argument('--tanh_actor', action='store_true', default=False,
                         help="bound the actor's output with tanh, scaled to the action bounds; use"
-                             " when actor/out_of_bounds climbs above 0 (the linear actor drifts "
+                             " when policy/out_of_bounds climbs above 0 (the linear actor drifts "
                              "past the bounds, where the critic cannot tell actions apart)")
     parser.add_argument('--deck_update', action='store_true', default=False,
-                        help=shown('deck_update', "train with train_model below, the deck's "
-                                                  "update in autograd, instead of the same "
-                                                  "update with hand-written gradients (2.3x "
-                                                  "slower; for reading, or for trying a "
-                                                  "change to train_model)"))
+                        help=shown('deck_update', "train with train_model, the deck's update "
+                                                  "in autograd as train.py writes it, instead "
+                                                  "of the same update with hand-written "
+                                                  "gradients (2.3x slower; for reading, or "
+                                                  "for trying a change to train_model)"))
     return parser
 
 

@@ -8,8 +8,8 @@ Each seed is the run `python train.py --seed S` would make: its own networks, Ad
 noise, replay buffer and environment, made and seeded as train.py makes them, its own
 run folder and checkpoint. What the seeds share is each operation: their networks,
 buffers and noise are stacked with the seed first, so one batched update serves all
-of them (ddpg_extras/batched.py). The K seeds stay together for the cohort's whole
-life; a seed that has ended is masked (ddpg_extras/cohort.py). To read the deck, read
+of them (ddpg_extras/seeds/batched.py). The K seeds stay together for the cohort's whole
+life; a seed that has ended is masked (ddpg_extras/seeds/cohort.py). To read the deck, read
 train.py.
 """
 import argparse
@@ -18,18 +18,22 @@ import numpy as np
 import torch
 
 import train
-from ddpg_extras.batched import SeedNets
-from ddpg_extras.checks import parse_flags
-from ddpg_extras.cohort import REFUSED, Cohort
-from ddpg_extras.environments import make_env, noise_scale
-from ddpg_extras.seed_axis import SeedBuffers, SeedStreams
+from ddpg_extras.run.checks import parse_flags
+from ddpg_extras.run.environments import make_env, noise_scale
+from ddpg_extras.seeds.axis import SeedBuffers, SeedStreams
+from ddpg_extras.seeds.batched import SeedNets
+from ddpg_extras.seeds.cohort import REFUSED, Cohort
 from utils import OUNoise
 
 
 def make_parser():
     """train.py's flags as they are there (those a cohort refuses hidden), and --seeds."""
     parser = train.make_parser('train_seeds.py', "Train DDPG on many seeds at once: train.py's "
-                               "flags, and --seeds.", refused=[flag for flag, _ in REFUSED])
+                               "flags, and --seeds.", refused=[flag for flag, _ in REFUSED],
+                               helps={'load_model': "a batch's checkpoint (<name>.seeds.pth) to "
+                                                    'resume, or an actor file to warm-start '
+                                                    "every seed's actor from; a bare name is "
+                                                    'looked up in --save_path'})
     parser.add_argument('--seeds', default=argparse.SUPPRESS, metavar='LIST',
                         help='the seeds, trained together: ranges and lists, e.g. 500-509 or '
                              '500,503,510-512 (500-509 unless given; when resuming, the '
@@ -41,7 +45,7 @@ parser = make_parser()
 
 
 def main(argv=None, report=None):
-    """report: study.py --tune's trials only (ddpg_extras/cohort.py, Cohort.prune)."""
+    """report: study.py --tune's trials only (ddpg_extras/seeds/cohort.py, Cohort.prune)."""
     args, given = parse_flags(parser, argv)
     cohort = Cohort(args, given, parser, report)  # flag checks, --seeds, --load_model
     args = cohort.args  # the flags as resumed, where a cohort's checkpoint was loaded

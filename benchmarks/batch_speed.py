@@ -12,9 +12,9 @@ import torch
 
 import train
 import train_seeds
-from ddpg_extras.agent import Agent
-from ddpg_extras.batched import SeedNets
-from ddpg_extras.seed_axis import SeedBuffers
+from ddpg_extras.run.agent import Agent
+from ddpg_extras.seeds.axis import SeedBuffers
+from ddpg_extras.seeds.batched import SeedNets
 from model import Actor, Critic
 from timing import per_step
 

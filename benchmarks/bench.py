@@ -1,4 +1,4 @@
-"""Benchmarks: the project's training loop against the deck's (deck_ddpg.py)
+"""Benchmarks: the project's training loop against the deck's (benchmarks/deck_ddpg.py)
 and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
 
     python benchmarks/bench.py speed            # env steps per second, and where they go
@@ -31,9 +31,9 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, 'benchmarks')]
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import deck_ddpg  # noqa: E402
 import train  # noqa: E402
-from ddpg_extras import fast_update  # noqa: E402
+from benchmarks import deck_ddpg  # noqa: E402
+from ddpg_extras.run import fast_update  # noqa: E402
 from timing import per_step  # noqa: E402
 
 
@@ -90,7 +90,7 @@ def breakdown():
     (10,000 transitions), for the project's code and the deck's."""
     import gymnasium as gym
 
-    from ddpg_extras.fast_update import forward_saving
+    from ddpg_extras.run.fast_update import forward_saving
     from model import Actor, Critic
     from utils import OUNoise, get_action, soft_target_update
     env = gym.make('Pendulum-v1')
@@ -251,11 +251,11 @@ def seeds(args):
 
 def statistics_time(args):
     """The time a study of --seeds seeds x 4 configurations spends on its statistics
-    (ddpg_extras/summary.py) and its three figures, on scores and curves drawn at random
+    (ddpg_extras/study/summary.py) and its three figures, on scores and curves drawn at random
     in the shapes of Pendulum's (300 episodes per run)."""
     from types import SimpleNamespace
 
-    from ddpg_extras import figures, summary
+    from ddpg_extras.study import figures, summary
     rng = np.random.default_rng(0)
     names = ['c{}'.format(i) for i in range(4)]
     configs = [(name, []) for name in names]
@@ -293,7 +293,7 @@ def coverage(args):
     in five failing far below). Why a study needs estimates.MIN_RUNS runs for one."""
     from scipy.stats import trim_mean
 
-    from ddpg_extras import estimates
+    from ddpg_extras.study import estimates
     rng = np.random.default_rng(args.seed)
 
     def draw(n):

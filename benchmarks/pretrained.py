@@ -18,13 +18,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from ddpg_extras.checks import fail, seeds_name  # noqa: E402
-from ddpg_extras.files import (  # noqa: E402
+from ddpg_extras.run.checks import fail, seeds_name  # noqa: E402
+from ddpg_extras.run.files import (  # noqa: E402
     atomic_write,
     read_whole_json,
     write_json,
 )
-from trials import results_problem, score_actor  # noqa: E402
+from ddpg_extras.study.trials import results_problem, score_actor  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 parser.add_argument('study', help='a finished study folder (study.py --out)')

@@ -9,9 +9,9 @@ from test_train_seeds import batches, make_seed
 import train
 import train_seeds
 from conftest import assert_clean_error, run_script
-from ddpg_extras.batched import SeedNets
-from ddpg_extras.fast_update import adam_step, fast_train_model
-from ddpg_extras.files import load_actor_weights
+from ddpg_extras.run.fast_update import adam_step, fast_train_model
+from ddpg_extras.run.files import load_actor_weights
+from ddpg_extras.seeds.batched import SeedNets
 from utils import ReplayBuffer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='PyTorch sees no CUDA GPU')

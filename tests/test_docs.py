@@ -1,12 +1,13 @@
 """The README and the pages under docs/: every link resolves, to a file of the
 repository and, after a #, to a heading of that file; nothing points outside it."""
+import argparse
 import glob
 import os
 import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 
 PAGES = ['README.md'] + sorted(os.path.relpath(p, ROOT)
                                for p in glob.glob(os.path.join(ROOT, 'docs', '*.md')))
@@ -60,3 +61,47 @@ def test_the_test_command_in_the_readme_is_the_one_ci_runs():
         ci = f.read()
     command = re.search(r'^python3 -m venv .*python -m pytest$', readme, re.M).group(0)
     assert command in ci
+
+
+SCRIPTS = ['train.py', 'test.py', 'train_seeds.py', 'study.py', 'plot.py']
+
+
+def option_helps(text):
+    """{option: its help, on one line} of a --help screen."""
+    helps, option = {}, None
+    for line in text.split('options:', 1)[1].splitlines():
+        found = re.match(r'  (-\w( \w+)?, )?(--\w+)', line)
+        if found:
+            option = found.group(3)
+            helps[option] = line[found.end():]
+        elif option:
+            helps[option] += ' ' + line.strip()
+    return {option: ' '.join(text.split()) for option, text in helps.items()}
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_every_help_screen_reads_right(script):
+    shown = run_script(script, '--help')
+    assert shown.returncode == 0, shown.stderr
+    helps = option_helps(shown.stdout)
+    assert len(helps) > 3
+    for option, text in helps.items():
+        assert text.count('(default') <= 1, (option, text)  # never twice
+        assert '(default: None)' not in text and '(default: False)' not in text, option
+        assert ' below' not in text and ' above,' not in text, (option, text)  # no code here
+
+
+def test_the_defaults_a_help_screen_names_are_the_real_ones():
+    import study
+    from ddpg_extras.study import tuning
+    helps = option_helps(run_script('study.py', '--help').stdout)
+    for flag, default in study.SETTINGS + tuning.SETTINGS:
+        if default is not None:
+            assert '(default: {}'.format(default) in helps['--' + flag], flag
+    seeds = option_helps(run_script('train_seeds.py', '--help').stdout)
+    assert '.seeds.pth' in seeds['--load_model'] and '--seed' not in seeds  # its own, refused
+    import train
+    for option, text in option_helps(run_script('train.py', '--help').stdout).items():
+        default = train.parser.get_default(option[2:])
+        if not (default is None or default is False or default == argparse.SUPPRESS):
+            assert '(default: {})'.format(default) in text, option

@@ -13,7 +13,7 @@ import pytest
 import train
 import utils
 from conftest import ROOT, assert_clean_error, in_a_window, run_script, script_env
-from ddpg_extras import environments
+from ddpg_extras.run import environments
 
 ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
     ('MountainCarContinuous-v0', None),
@@ -26,7 +26,7 @@ ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
 @pytest.mark.parametrize('env_name, package', ENVIRONMENTS)
 def test_train_and_test_run_on_the_environment(tmp_path, env_name, package):
     if package:
-        pytest.importorskip(package, reason='pip install -r requirements-envs.txt')
+        pytest.importorskip(package, reason='pip install -r requirements/envs.txt')
     if package == 'mujoco' and not ctypes.util.find_library('EGL'):
         pytest.skip('MuJoCo draws off screen through EGL (Debian: libegl1 libegl-mesa0)')
     result = train.main(['--env_name', env_name, '--max_iter_num', '2', '--save_path',
@@ -62,7 +62,7 @@ def test_a_missing_optional_dependency_gets_one_line(tmp_path):
                              '--save_path', str(tmp_path), '--logdir', str(tmp_path)],
                             cwd=ROOT, env=script_env(), capture_output=True, text=True)
     assert_clean_error(result, 'cannot make environment', 'HalfCheetah-v5',
-                       'pip install -r requirements-envs.txt')
+                       'pip install -r requirements/envs.txt')
 
 
 class Unbounded(gym.Env):
@@ -79,7 +79,7 @@ def test_unbounded_actions_are_refused_in_one_line():
         environments.make_env('UnboundedActions-v0')
     assert 'has actions from [-inf -inf] to [inf inf]' in str(exit_.value.code)
     assert 'bounded actions' in str(exit_.value.code)
-    assert os.path.exists(os.path.join(ROOT, 'requirements-envs.txt'))
+    assert os.path.exists(os.path.join(ROOT, 'requirements/envs.txt'))
 
 
 class Sent(gym.Wrapper):
@@ -95,7 +95,7 @@ class Sent(gym.Wrapper):
 
 
 def test_noise_and_clipping_fit_each_action_dimension(tmp_path, monkeypatch):
-    pytest.importorskip('Box2D', reason='pip install -r requirements-envs.txt')
+    pytest.importorskip('Box2D', reason='pip install -r requirements/envs.txt')
     made, noises = [], []
 
     def make_env(name, render_mode=None):
@@ -129,7 +129,7 @@ def test_with_a_display_test_py_shows_the_environment_in_a_real_window(tmp_path,
                                                                         package):
     """Box2D draws with pygame, MuJoCo with its own GLFW window; MountainCar and
     HalfCheetah use the same two, with episodes too long for a test."""
-    pytest.importorskip(package, reason='pip install -r requirements-envs.txt')
+    pytest.importorskip(package, reason='pip install -r requirements/envs.txt')
     # An untrained actor (no updates: the batch is larger than the run) fails fast.
     actor = train.main(['--env_name', env_name, '--max_iter_num', '1', '--batch_size',
                         '1000000', '--replay_buffer_size', '1000000', '--save_path',

@@ -300,7 +300,7 @@ def test_a_second_ctrl_c_while_the_run_saves_ends_it_with_a_last_line(tmp_path):
     # real SIGINT sent from inside that save.
     code = '\n'.join([
         'import os, runpy, signal, sys',
-        'from ddpg_extras import files, run',
+        'from ddpg_extras.run import files, training as run',
         'def save(obj, path):',
         '    if stopping:  # the save after Ctrl-C: a second Ctrl-C, now',
         '        os.kill(os.getpid(), signal.SIGINT)',

@@ -9,17 +9,25 @@ import pytest
 
 from conftest import ROOT
 
-# From the bottom up. A module may import its own layer and those below it.
+# From the bottom up. A module may import its own layer and those below it. Each floor
+# of ddpg_extras/ is a folder named for who uses it.
 LAYERS = (
-    ("the deck's definitions, and the deck's code as published", ('model', 'utils', 'deck_ddpg')),
-    ('the plumbing', ('ddpg_extras.*',)),
-    ('the scripts', ('train', 'test', 'plot', 'train_seeds')),
-    ('the studies', ('study', 'trials', 'tuning', 'configs')),
-    ('the benchmarks', ('benchmarks.*',)),
+    ("the deck's definitions, and the deck's code as published",
+     ('model', 'utils', 'benchmarks.deck_ddpg')),
+    ("one run's plumbing", ('ddpg_extras', 'ddpg_extras.run.*')),
+    ("the scripts of one run", ('train', 'test', 'plot')),
+    ('the seed axis', ('ddpg_extras.seeds.*',)),
+    ('many seeds in one process', ('train_seeds',)),
+    ('the study layer', ('ddpg_extras.study.*',)),
+    ('the studies', ('study',)),
+    ('the benchmarks', ('benchmarks', 'benchmarks.bench', 'benchmarks.batch_speed',
+                        'benchmarks.pretrained', 'benchmarks.timing')),
 )
 # The deck's own files, and what each may use of the project (what it must call).
-DECK = {'model': set(), 'utils': set(), 'train': {'model', 'utils', 'ddpg_extras.*'},
-        'test': {'model', 'utils', 'ddpg_extras.*'}}
+DECK = {'model': set(), 'utils': set(), 'train': {'model', 'utils', 'ddpg_extras.run.*'},
+        'test': {'model', 'utils', 'ddpg_extras.run.*'}}
+# What a user finds at the top: the deck's four files, then the three scripts beyond it.
+TOP = {'model.py', 'utils.py', 'train.py', 'test.py', 'train_seeds.py', 'study.py', 'plot.py'}
 
 
 def modules():
@@ -28,21 +36,23 @@ def modules():
     for path in glob.glob(os.path.join(ROOT, '*.py')):
         found[os.path.basename(path)[:-3]] = path
     for folder in ('ddpg_extras', 'benchmarks'):
-        for path in glob.glob(os.path.join(ROOT, folder, '*.py')):
-            name = os.path.basename(path)[:-3]
-            found[folder if name == '__init__' else '{}.{}'.format(folder, name)] = path
+        for path in glob.glob(os.path.join(ROOT, folder, '**', '*.py'), recursive=True):
+            name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, '.')
+            found[name[:-len('.__init__')] if name.endswith('.__init__') else name] = path
     return found
 
 
 def imports(path, known):
-    """The project's modules that the module at path imports. The benchmarks import
-    each other by bare name (they run from their folder)."""
+    """The project's modules that the module at path imports (`from package import
+    module` imports the module, not the package's face). The benchmarks import each
+    other by bare name (they run from their folder)."""
     found = set()
     for node in ast.walk(ast.parse(open(path).read(), path)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + ['{}.{}'.format(node.module, a.name) for a in node.names]
+            submodules = ['{}.{}'.format(node.module, a.name) for a in node.names]
+            names = [name for name in submodules if name in known] or [node.module]
         else:
             continue
         for name in names:
@@ -99,8 +109,23 @@ def circle(edges):
 
 def test_every_module_has_a_layer_and_imports_only_down():
     edges = graph()
-    assert {'train', 'train_seeds', 'trials', 'ddpg_extras.run', 'benchmarks.bench'} <= set(edges)
+    assert {'train', 'train_seeds', 'ddpg_extras.study.trials', 'ddpg_extras.run.training',
+            'ddpg_extras.seeds.cohort', 'benchmarks.bench'} <= set(edges)
     assert upward(edges) == []
+
+
+def test_the_run_plumbing_imports_nothing_from_the_seed_axis_or_the_study_layer():
+    above = ('ddpg_extras.seeds.*', 'ddpg_extras.study.*', 'train_seeds', 'study')
+    for name, imported in graph().items():
+        if matches(name, ('ddpg_extras.run.*',)):
+            assert not [other for other in imported if matches(other, above)], name
+        if matches(name, ('ddpg_extras.seeds.*',)):
+            assert not [o for o in imported if matches(o, ('ddpg_extras.study.*', 'study'))]
+
+
+def test_the_top_level_is_the_deck_and_the_three_scripts_beyond_it():
+    assert set(glob.glob('*.py', root_dir=ROOT)) == TOP
+    assert not glob.glob('requirements-*.txt', root_dir=ROOT)
 
 
 def test_no_module_imports_round_a_circle():
@@ -114,7 +139,8 @@ def test_the_decks_files_use_only_the_deck_and_what_they_must_call():
 
 
 @pytest.mark.parametrize('edges, upwards, round_a_circle', [
-    ({'ddpg_extras.run': {'train'}, 'train': set()}, [('ddpg_extras.run', 'train')], None),
+    ({'ddpg_extras.run.training': {'train'}, 'train': set()},
+     [('ddpg_extras.run.training', 'train')], None),
     ({'benchmarks.bench': {'benchmarks.timing'}, 'benchmarks.timing': {'benchmarks.bench'}},
      [], ['benchmarks.bench', 'benchmarks.timing', 'benchmarks.bench']),
 ])

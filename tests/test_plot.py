@@ -1,4 +1,7 @@
 """plot.py draws real TensorBoard logs of train.py into a PNG."""
+import glob
+import os
+
 import matplotlib.image
 import numpy as np
 
@@ -12,7 +15,7 @@ def test_plot_draws_the_runs_tags_into_a_png(tmp_path):
                         '--max_iter_num', '2', '--seed', seed])['run_dir'] for seed in ('1', '2')]
     out = tmp_path / 'curves.png'
     result = run_script('plot.py', *runs, '--labels', 'one', 'two', '--tags', 'log/score',
-                        'actor/out_of_bounds', 'train/critic_grad_norm', '-o', out)
+                        'policy/out_of_bounds', 'train/critic_grad_norm', '-o', out)
     assert result.returncode == 0, result.stderr
     assert result.stdout == 'wrote {}\n'.format(out)
     image = matplotlib.image.imread(out)
@@ -54,3 +57,16 @@ def test_several_seeds_are_drawn_as_their_mean_and_a_band(tmp_path):
     assert matplotlib.image.imread(out).shape[:2] == (540, 800)
     bad = run_script('plot.py', runs[0]['run_dir'], '--span', 'one', 2, 'text')
     assert bad.returncode == 2 and '--span needs two episode numbers' in bad.stderr
+
+
+def test_without_o_the_figure_goes_beside_the_logs_it_reads(tmp_path):
+    run = train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
+                      '--max_iter_num', '1'])['run_dir']
+    where = tmp_path / 'project'
+    where.mkdir()
+    result = run_script('plot.py', run, cwd=where)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == 'wrote {}/curves.png\n'.format(run)
+    assert os.listdir(where) == []  # nothing where the command ran
+    again = run_script('plot.py', *glob.glob(str(tmp_path / 'logs' / '*')), cwd=where)
+    assert again.returncode == 0, again.stderr  # the figure is not taken for a run

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import train
 from conftest import assert_clean_error, fill, run_script, start_script
-from ddpg_extras import environments, files
+from ddpg_extras.run import environments, files
 from model import Actor
 
 
@@ -135,7 +135,7 @@ def test_sigterm_stops_after_the_step_saves_the_last_whole_episode_and_resumes_i
     assert resumed['scores'] == whole['scores']
     assert resumed['run_dir'] == run_dir and logged(run_dir)[0] == list(range(6))
     for tag in ('log/score_avg', 'train/critic_loss', 'train/q_value_std',
-                'train/critic_grad_norm', 'actor/action_mean'):
+                'train/critic_grad_norm', 'policy/action_mean'):
         assert logged(run_dir, tag) == logged(whole['run_dir'], tag), tag
 
 
@@ -440,7 +440,7 @@ def test_the_printed_resume_command_alone_resumes_the_same_run(tmp_path):
         'goal_score': float('inf'), 'threads': 2, 'device': 'cpu', 'eval_interval': 3}
     run_dir = only(tmp_path / 'b_logs' / '*')  # the run's own --logdir, one folder
     assert logged(run_dir) == logged(only(tmp_path / 'a_logs' / '*'))
-    assert logged(run_dir, 'eval/score')[0] == [2, 5, 8, 11]  # --eval_interval 3 kept
+    assert logged(run_dir, 'test/score')[0] == [2, 5, 8, 11]  # --eval_interval 3 kept
 
 
 def test_a_run_that_has_ended_is_not_trained_on_unasked(tmp_path):

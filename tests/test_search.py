@@ -6,8 +6,8 @@ import pytest
 
 import train
 import train_seeds
-from ddpg_extras.figures import scalars
-from ddpg_extras.search import parse_dimension, with_params
+from ddpg_extras.run.writer import scalars
+from ddpg_extras.study.search import parse_dimension, with_params
 
 DEFAULTS = vars(train.parser.parse_args([]))
 

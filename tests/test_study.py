@@ -1,4 +1,4 @@
-"""study.py: seed studies on Ray. Real Ray (requirements-study.txt), real train.py runs,
+"""study.py: seed studies on Ray. Real Ray (requirements/study.txt), real train.py runs,
 real kills; a two-node cluster simulated on this machine."""
 import csv
 import glob
@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import train
 from conftest import ROOT, assert_clean_error, run_script, script_env
 
-ray = pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
+ray = pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 
 SHORT = ['--score_episodes', 2]  # the saved actors' scores: 2 episodes, not 100
 
@@ -171,7 +171,7 @@ def test_without_ray_one_line_names_the_requirements_file(tmp_path):
             "sys.argv[1:]; runpy.run_path('study.py', run_name='__main__')")
     result = subprocess.run([sys.executable, '-c', code, '--out', str(tmp_path / 'study')],
                             cwd=ROOT, env=script_env(), capture_output=True, text=True)
-    assert_clean_error(result, 'Ray is not installed', 'pip install -r requirements-study.txt')
+    assert_clean_error(result, 'Ray is not installed', 'pip install -r requirements/study.txt')
     assert not (tmp_path / 'study').exists()
 
 

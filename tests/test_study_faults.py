@@ -16,7 +16,7 @@ from test_study import SHORT, free_port, results, start_study, train_log, wait_u
 
 from conftest import assert_clean_error, fill, run_script, script_env
 
-pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
+pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 
 QUICK = ['--config', 'a=--max_iter_num 3', '--seeds', '500-501']
 

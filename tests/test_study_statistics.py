@@ -1,4 +1,4 @@
-"""A study's interval estimates (ddpg_extras/estimates.py, summary.py, figures.py) against
+"""A study's interval estimates (ddpg_extras/study/estimates.py, summary.py, figures.py) against
 rliable's own functions, and a real small study's tables and figures."""
 import csv
 import json
@@ -12,12 +12,12 @@ import pytest
 
 from conftest import run_script
 
-rliable = pytest.importorskip('rliable', reason='pip install -r requirements-study.txt')
-pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
+rliable = pytest.importorskip('rliable', reason='pip install -r requirements/study.txt')
+pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 from rliable import library as rly  # noqa: E402
 from rliable import metrics  # noqa: E402
 
-from ddpg_extras import estimates, summary  # noqa: E402
+from ddpg_extras.study import estimates, summary  # noqa: E402
 
 # Ten runs' scores with two outliers, where the IQM, the median and the mean differ
 SKEWED = [-150.0, -160.0, -170.0, -200.0, -155.0, -148.0, -600.0, -152.0, -158.0, -149.0]

@@ -45,3 +45,29 @@ def test_tensorboard_serves_the_runs_scalars_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_tensorboard_opens_on_the_decks_curve(tmp_path):
+    # TensorBoard's time series shows groups (the part before '/') in alphabetical order,
+    # and each group's cards so: log/score, the deck's tag, must come first of all.
+    from ddpg_extras.run.writer import scalars
+    result = train.main(['--max_iter_num', '2', '--eval_interval', '1', '--eval_episodes', '1',
+                         '--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs')])
+    tags = sorted(scalars(result['run_dir']), key=lambda tag: (tag.split('/')[0], tag))
+    assert tags[0] == 'log/score'
+    assert [tag.split('/')[0] for tag in tags] == sorted(tag.split('/')[0] for tag in tags)
+    assert {tag.split('/')[0] for tag in tags} == {'log', 'policy', 'test', 'train'}
+    assert all(group > 'log' for group in {tag.split('/')[0] for tag in tags} - {'log'})
+
+
+def test_an_older_runs_tags_still_plot_by_their_new_names(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    from ddpg_extras.run.writer import scalars
+    with SummaryWriter(str(tmp_path)) as writer:  # as runs logged them before the renaming
+        writer.add_scalar('actor/out_of_bounds', 0.5, 0)
+        writer.add_scalar('eval/score', -150.0, 0)
+    assert scalars(str(tmp_path)) == {'policy/out_of_bounds': ([0], [0.5]),
+                                      'test/score': ([0], [-150.0])}
+    assert scalars(str(tmp_path), ['actor/out_of_bounds']) == {
+        'policy/out_of_bounds': ([0], [0.5])}  # asked by its old name

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import ROOT, assert_clean_error, in_a_window, run_script
-from ddpg_extras.files import load_actor_weights, save_actor
+from ddpg_extras.run.files import load_actor_weights, save_actor
 from model import Actor
 
 

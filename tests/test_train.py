@@ -3,6 +3,7 @@ import copy
 import json
 import os
 import re
+import signal
 
 import gymnasium as gym
 import numpy as np
@@ -13,9 +14,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import train
 import utils
 from conftest import assert_clean_error, run_script
-from ddpg_extras import environments
-from ddpg_extras.fast_update import fast_train_model
-from ddpg_extras.instruments import diagnose
+from ddpg_extras.run import environments
+from ddpg_extras.run.fast_update import fast_train_model
+from ddpg_extras.run.instruments import diagnose
 from model import Actor, Critic
 
 DECK_DEFAULTS = {
@@ -186,8 +187,8 @@ def test_tensorboard_logs_read_back_with_tensorboards_reader(tmp_path):
     assert [e.value for e in events.Scalars('log/steps')] == [200, 400, 600]  # so far
     # Updates start after batch_size steps, inside the first episode.
     for tag in ('train/critic_loss', 'train/actor_loss', 'train/q_value', 'train/q_value_std',
-                'train/critic_grad_norm', 'train/actor_grad_norm', 'actor/action_mean',
-                'actor/action_abs_max', 'actor/out_of_bounds'):
+                'train/critic_grad_norm', 'train/actor_grad_norm', 'policy/action_mean',
+                'policy/action_abs_max', 'policy/out_of_bounds'):
         assert tag in scalars and len(events.Scalars(tag)) == 3
     text = events.Tensors('hyperparameters/text_summary')[0].tensor_proto.string_val[0].decode()
     assert '|gamma|0.99|' in text and '|seed|7|' in text
@@ -204,11 +205,11 @@ def test_the_actor_instruments_report_its_raw_output(tmp_path):
     # outputs, episode by episode, to check the logged values against.
     result = train_in(tmp_path, '--max_iter_num', 3, '--sigma', 0)
     actions = stored(result)[1].reshape(3, 200)
-    np.testing.assert_allclose(scalars(result['run_dir'], 'actor/action_mean'),
+    np.testing.assert_allclose(scalars(result['run_dir'], 'policy/action_mean'),
                                actions.mean(1), rtol=1e-5)
-    np.testing.assert_allclose(scalars(result['run_dir'], 'actor/action_abs_max'),
+    np.testing.assert_allclose(scalars(result['run_dir'], 'policy/action_abs_max'),
                                np.abs(actions).max(1), rtol=1e-6)
-    out = scalars(result['run_dir'], 'actor/out_of_bounds')
+    out = scalars(result['run_dir'], 'policy/out_of_bounds')
     np.testing.assert_allclose(out, (np.abs(actions) > 2).mean(1))
     assert out.max() > 0  # this seed's linear actor does leave the bounds early on
 
@@ -239,8 +240,8 @@ def test_diagnose_measures_the_gradients_the_update_uses_and_changes_nothing():
 def test_the_tanh_actor_run_stays_in_bounds_and_its_actor_loads_in_test_py(tmp_path):
     result = train_in(tmp_path, '--max_iter_num', 2, '--tanh_actor', '--gradient_clip_actor',
                       0.5, '--gradient_clip_critic', 1.0)
-    assert (scalars(result['run_dir'], 'actor/out_of_bounds') == 0).all()
-    assert (scalars(result['run_dir'], 'actor/action_abs_max') <= 2).all()
+    assert (scalars(result['run_dir'], 'policy/out_of_bounds') == 0).all()
+    assert (scalars(result['run_dir'], 'policy/action_abs_max') <= 2).all()
     assert np.abs(stored(result)[1]).max() > 2  # the noise still explores past the bounds
     weights = torch.load(result['model'], weights_only=True)
     torch.testing.assert_close(weights['action_scale'], torch.tensor([2.0]))
@@ -366,8 +367,9 @@ def test_the_replay_buffer_samples_uniformly():
     assert counts.min() > 1800 and counts.max() < 2200
 
 
-def run_in_terminal(*args):
-    """Run train.py with its output on a real pseudo-terminal, 120 columns wide."""
+def run_in_terminal(*args, script='train.py', interrupt_at=None):
+    """Run a script with its output on a real pseudo-terminal, 120 columns wide; send it
+    Ctrl-C (SIGINT) once its output holds interrupt_at."""
     import fcntl
     import pty
     import struct
@@ -378,7 +380,7 @@ def run_in_terminal(*args):
     from conftest import ROOT, script_env
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py'), *map(str, args)],
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *map(str, args)],
                                stdout=slave, stderr=subprocess.PIPE, env=script_env())
     os.close(slave)
     output = b''
@@ -390,22 +392,52 @@ def run_in_terminal(*args):
         if not chunk:
             break
         output += chunk
+        if interrupt_at and interrupt_at.encode() in output:
+            process.send_signal(signal.SIGINT)
+            interrupt_at = None
     os.close(master)
     process.wait(timeout=120)
     return process.returncode, output.decode(), process.stderr.read().decode()
 
 
-def test_a_progress_bar_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
+def screen_states(shown):
+    """Each state the progress line took, as the terminal drew it in place."""
+    return [part for part in re.split(r'[\r\n]+', shown) if part.strip()]
+
+
+def test_a_progress_line_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
     flags = ['--max_iter_num', 3, '--log_interval', 1, '--save_path', tmp_path,
              '--logdir', tmp_path]
     code, shown, errors = run_in_terminal(*flags)
     assert code == 0, errors
-    # The bar redraws in place: episode count, 100-episode average, steps per second.
-    assert re.search(r'\r100%\|[^\r\n]*\| 3/3 \[[^\]]*score_avg -\d+\.\d, \d+ steps/s\]', shown)
-    assert '0 episode | score_avg:' in shown  # the deck's lines, printed above the bar
+    # Redrawn in place: the episode, the running average beside the goal, steps per second
+    assert re.search(r'\repisode 2 \| last 3 average -\d+\.\d, goal > -300 \| \d+ steps/s '
+                     r'\[00:\d\d\]', shown)
+    assert '0 episode | score_avg:' in shown  # the deck's lines, printed above it
+    assert '%' not in shown  # no percentage of --max_iter_num, which the goal cuts short
     plain = run_script('train.py', *flags)
     assert plain.returncode == 0 and '\r' not in plain.stdout and 'steps/s' not in plain.stdout
     assert re.findall(r'^(\d) episode \| score_avg', plain.stdout, re.M) == ['0', '1', '2']
+
+
+@pytest.mark.parametrize('flags, interrupt_at, ending', [
+    (['--max_iter_num', 3], None,
+     r'ran its last episode, 3 \(--max_iter_num\): last 3 average -\d+\.\d, goal > -300'),
+    # no updates (a batch larger than the buffer can hold): 100 quick episodes to a goal
+    (['--goal_score', -1e9, '--batch_size', 10 ** 6, '--replay_buffer_size', 10 ** 6], None,
+     r'goal reached after 100 episodes: last 100 average -\d+\.\d, goal > -1e\+09'),
+    (['--critic_lr', 1e5], None, r'stopped: diverged in episode 0 \(the critic loss is inf\)'),
+    (['--max_iter_num', 50, '--log_interval', 1], '1 episode |',
+     r'stopped by SIGINT in episode \d'),
+])
+def test_the_progress_line_ends_by_saying_how_the_run_ended(tmp_path, flags, interrupt_at,
+                                                            ending):
+    code, shown, errors = run_in_terminal(*flags, '--save_path', tmp_path, '--logdir', tmp_path,
+                                          interrupt_at=interrupt_at)
+    states = [state for state in screen_states(shown) if state.endswith(']')]  # the line's
+    assert re.fullmatch(ending + r' \[00:\d\d\]', states[-1]), states[-1]
+    assert '%' not in shown and code == (130 if interrupt_at else 1 if 'critic' in ending
+                                         else 0), errors
 
 
 def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothing(tmp_path):
@@ -415,7 +447,7 @@ def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothi
     assert result['scores'] == plain['scores']  # training is the same run
     events = EventAccumulator(result['run_dir'])
     events.Reload()
-    evaluations = events.Scalars('eval/score')
+    evaluations = events.Scalars('test/score')
     assert [e.step for e in evaluations] == [1, 3]
     # The last evaluation is of the saved actor: test.py measures the same from the
     # same start states (seed 500 + 1), without noise.
@@ -424,7 +456,7 @@ def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothi
     mean = float(re.search(r'score: (-?[\d.]+) ±', shown.stdout).group(1))
     assert abs(evaluations[-1].value - mean) <= 0.005
     assert evaluations[0].value != evaluations[1].value  # the actor learned in between
-    assert 'eval/score' not in EventAccumulator(plain['run_dir']).Reload().Tags()['scalars']
+    assert 'test/score' not in EventAccumulator(plain['run_dir']).Reload().Tags()['scalars']
 
 
 def test_deck_update_runs_the_train_model_written_in_train_py(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.optim as optim
 
-from ddpg_extras.fast_update import fast_train_model
+from ddpg_extras.run.fast_update import fast_train_model
 from model import Actor, Critic
 from train import train_model
 

@@ -20,10 +20,10 @@ from test_resume_and_faults import load, logged, wait_for
 import train
 import train_seeds
 from conftest import assert_clean_error, run_script, start_script
-from ddpg_extras.agent import Agent
-from ddpg_extras.batched import SeedNets
-from ddpg_extras.checkpoints import capture
-from ddpg_extras.seed_axis import SeedBuffers, SeedStreams
+from ddpg_extras.run.agent import Agent
+from ddpg_extras.run.checkpoints import capture
+from ddpg_extras.seeds.axis import SeedBuffers, SeedStreams
+from ddpg_extras.seeds.batched import SeedNets
 from model import Actor, Critic
 from utils import ReplayBuffer, soft_target_update
 
@@ -169,17 +169,20 @@ def test_a_seed_is_the_same_bit_for_bit_whichever_seeds_share_its_batch(tmp_path
 
 
 def test_a_seed_matches_its_single_train_py_run_to_rounding(tmp_path):
-    # The same algorithm: episode 0 (200 steps, 136 updates) agrees to rounding; the
-    # two then drift apart, as any two float32 orderings of the same sums do.
-    flags = ['--max_iter_num', 1]
+    # The same algorithm: the 50 updates of episode 0 (a batch of 150: from step 151)
+    # agree to rounding. The two then drift apart, as any two float32 orderings of the
+    # same sums do, and Adam hastens it: where a gradient is near zero, a rounding-sized
+    # difference in it becomes a difference of a learning rate's size in the step. On an
+    # AVX-512 Xeon that came by update 136 (the actors 1e-2 apart); on other CPUs later.
+    flags = ['--max_iter_num', 1, '--batch_size', 150]
     single = quiet(train.main, [*map(str, flags), '--save_path', str(tmp_path / 's'),
                                 '--logdir', str(tmp_path / 'sl')])
     single = load(single['checkpoint'])
     seed = seed_state(batch_run(tmp_path, '500,501', *flags), 500)
-    assert abs(seed['scores'][0] - single['scores'][0]) < 1e-3
+    assert abs(seed['scores'][0] - single['scores'][0]) < 1e-4
     for name in NETS:
         for k in seed[name]:
-            torch.testing.assert_close(seed[name][k], single[name][k], atol=1e-4, rtol=0)
+            torch.testing.assert_close(seed[name][k], single[name][k], atol=1e-6, rtol=0)
 
 
 def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_path):

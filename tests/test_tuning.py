@@ -13,8 +13,8 @@ from test_study import start_study, wait_until
 
 from conftest import assert_clean_error, run_script
 
-pytest.importorskip('ray', reason='pip install -r requirements-study.txt')
-optuna = pytest.importorskip('optuna', reason='pip install -r requirements-study.txt')
+pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
+optuna = pytest.importorskip('optuna', reason='pip install -r requirements/study.txt')
 
 # gamma 0 is hopeless on Pendulum: the critic sees only the step's reward, which the
 # torque barely changes, so the actor never learns to swing up. log_interval changes
@@ -194,7 +194,7 @@ def test_without_optuna_one_line_names_the_requirements_file(tmp_path):
     result = subprocess.run([sys.executable, '-c', code, '--tune', '2', '--search',
                              'tau=log(1e-3,1e-2)', '--out', str(tmp_path / 'tune')],
                             cwd=ROOT, env=script_env(), capture_output=True, text=True)
-    assert_clean_error(result, 'Optuna is not installed', 'pip install -r requirements-study.txt')
+    assert_clean_error(result, 'Optuna is not installed', 'pip install -r requirements/study.txt')
     assert not (tmp_path / 'tune').exists()
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpg_extras.fast_update import adam_step
+from ddpg_extras.run.fast_update import adam_step
 from model import Actor, Critic
 from utils import OUNoise, get_action, hard_target_update, soft_target_update, soft_update
 

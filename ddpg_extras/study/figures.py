@@ -1,34 +1,20 @@
 """A study's figures (not in the deck), each with its 95% intervals
-(ddpg_extras/estimates.py): curves.png, the IQM of the training scores over episodes or
+(ddpg_extras/study/estimates.py): curves.png, the IQM of the training scores over episodes or
 steps; profiles.png, the performance profiles of the saved actors; improvement.png, the
-probability of improvement over the baseline. Also the reader of a run's TensorBoard
-scalars, which plot.py shares."""
-import os
+probability of improvement over the baseline."""
 
 import matplotlib
 import numpy as np
 
 matplotlib.use('Agg')  # files only: works without a display
 import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from ddpg_extras import estimates  # noqa: E402
-from ddpg_extras.files import atomic_write  # noqa: E402
+from ddpg_extras.run.files import atomic_write  # noqa: E402
+from ddpg_extras.study import estimates  # noqa: E402
 
 TAG_TITLES = {'log/score': "episode score (log/score)",
               'log/score_avg': 'average of the last 100 episodes (log/score_avg)'}
 POINTS = 300  # at most, along a curve's x axis
-
-
-def scalars(run_dir, tags=None):
-    """{tag: (episodes, values)} of the tags (all, without tags) that the run's event
-    files hold, read with TensorBoard's own reader; none where the folder is gone."""
-    if not os.path.isdir(run_dir):
-        return {}
-    events = EventAccumulator(run_dir, size_guidance={'scalars': 0})  # 0: every point
-    events.Reload()
-    return {tag: ([e.step for e in events.Scalars(tag)], [e.value for e in events.Scalars(tag)])
-            for tag in events.Tags()['scalars'] if tags is None or tag in tags}
 
 
 def save(figure, path):

@@ -4,9 +4,9 @@ is there."""
 import os
 import time
 
-from ddpg_extras.checks import check_writable, fail
-from ddpg_extras.environments import draw_off_screen, has_display
-from ddpg_extras.files import first_free
+from ddpg_extras.run.checks import check_writable, fail
+from ddpg_extras.run.environments import draw_off_screen, has_display
+from ddpg_extras.run.files import first_free
 
 
 def video_path(record, no_render, model_path):

@@ -18,8 +18,8 @@ import re
 import warnings
 from typing import NamedTuple
 
-from ddpg_extras.checks import fail
-from ddpg_extras.files import atomic_write, first_free
+from ddpg_extras.run.checks import fail
+from ddpg_extras.run.files import atomic_write, first_free
 
 JOURNAL = 'optuna.journal'  # Optuna's own storage, in the study folder
 NAME = 'tuning'  # the Optuna study's name in it
@@ -234,7 +234,7 @@ class Reporter:
         self.sign, self.pruned = sign, None
 
     def __call__(self, episodes, averages):
-        from ddpg_extras.estimates import iqm_value
+        from ddpg_extras.study.estimates import iqm_value
         with warnings.catch_warnings():  # a retried attempt reports its episodes again
             warnings.simplefilter('ignore')
             self.trial.report(self.sign * iqm_value(averages), episodes)

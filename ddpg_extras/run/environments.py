@@ -7,7 +7,7 @@ import sys
 import gymnasium as gym
 import numpy as np
 
-from ddpg_extras.checks import fail
+from ddpg_extras.run.checks import fail
 
 
 def make_env(env_name, render_mode=None):
@@ -23,7 +23,7 @@ def make_env(env_name, render_mode=None):
         hint = ""
         if isinstance(e, gym.error.DependencyNotInstalled):
             hint = ("; install what the other environments need with: "
-                    "pip install -r requirements-envs.txt")
+                    "pip install -r requirements/envs.txt")
         elif isinstance(e, gym.error.UnregisteredEnv):
             hint = ('; list the known ones with: '
                     'python -c "import gymnasium; gymnasium.pprint_registry()"')

@@ -3,10 +3,10 @@
 Ctrl-C and the progress bar. Each run's own part is a Run (run.py)."""
 import torch
 
-from ddpg_extras.checks import check_flags, check_writable, fail
-from ddpg_extras.environments import has_display
-from ddpg_extras.progress import Progress
-from ddpg_extras.signals import StopSignals
+from ddpg_extras.run.checks import check_flags, check_writable, fail
+from ddpg_extras.run.environments import has_display
+from ddpg_extras.run.progress import Progress
+from ddpg_extras.run.signals import StopSignals
 
 
 class Session:
@@ -24,14 +24,14 @@ class Session:
         check_writable(args.logdir, '--logdir')
         self.signals, self.progress = StopSignals(), None
 
-    def start(self, episodes, done, steps):
-        """Training begins: the progress bar (episodes in all, done so far) and Ctrl-C."""
-        self.progress = Progress(episodes, done, steps)
+    def start(self, steps):
+        """Training begins: the progress line (steps: those done before) and Ctrl-C."""
+        self.progress = Progress(steps)
         self.signals.install()
 
     @property
     def stopped(self):
-        """Whether Ctrl-C or SIGTERM asked the process to stop."""
+        """Whether Ctrl-C, SIGTERM or SIGHUP asked the process to stop."""
         return bool(self.signals.received)
 
     def print(self, line):

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import torch
 
-from ddpg_extras.checkpoints import capture, reached_goal, restore, warm_start
-from ddpg_extras.checks import command, fail
-from ddpg_extras.environments import make_env
-from ddpg_extras.evaluation import evaluate
-from ddpg_extras.files import (
+from ddpg_extras.run.checkpoints import capture, reached_goal, restore, warm_start
+from ddpg_extras.run.checks import command, fail
+from ddpg_extras.run.environments import make_env
+from ddpg_extras.run.evaluation import evaluate
+from ddpg_extras.run.files import (
     CHECKPOINT,
     Writes,
     read_json,
@@ -22,8 +22,8 @@ from ddpg_extras.files import (
     save_weights,
     set_aside,
 )
-from ddpg_extras.instruments import Instruments, divergence, finite
-from ddpg_extras.writer import RunWriter, hyperparameters_table, make_run_name
+from ddpg_extras.run.instruments import Instruments, divergence, finite
+from ddpg_extras.run.writer import RunWriter, hyperparameters_table, make_run_name
 
 
 class Run:
@@ -55,7 +55,7 @@ class Run:
         """Resume the checkpoint, if one was given; open the log; start the session's
         progress bar and catch Ctrl-C. Returns the TensorBoard writer."""
         self.open(env, agent, replay_buffer, ou_noise)
-        self.session.start(self.args.max_iter_num, self.start_episode, self.steps)
+        self.session.start(self.steps)
         self.signals.on_disk = self.on_disk  # for the last line of a second Ctrl-C
         return self.writer
 
@@ -164,10 +164,11 @@ class Run:
         self.instruments.log(writer, episode, losses, raw_actions, agent[:4],
                              self.replay_buffer, args.batch_size, args.gamma)
         if args.eval_interval and (episode + 1) % args.eval_interval == 0:
-            writer.add_scalar('eval/score', evaluate(agent.actor, self.eval_env,
+            writer.add_scalar('test/score', evaluate(agent.actor, self.eval_env,
                                                      args.eval_episodes, args.seed + 1), episode)
         if not self.in_cohort:
-            self.session.progress.update(score_avg, steps)
+            self.session.progress.show('episode {} | {}'.format(episode, average_text(
+                self.scores, self.args.goal_score)), steps)
 
     def close(self):
         """The run's log and environments."""
@@ -179,7 +180,22 @@ class Run:
         return self
 
     def __exit__(self, *exc):
+        if not self.in_cohort and self.session.progress and not exc[0]:
+            self.session.progress.end(self.ending())  # how the loop ended, left on screen
         self.close()
+
+    def ending(self):
+        """How the run's loop ended, in words: the progress line's last state."""
+        episode, args = len(self.scores), self.args
+        if self.diverged:
+            return 'stopped: diverged in episode {} ({})'.format(episode, self.diverged)
+        if self.signals.received:
+            return 'stopped by {} in episode {}'.format(self.signals.name, episode)
+        if reached_goal(self.scores[-100:], args.goal_score):
+            return 'goal reached after {} episodes: {}'.format(
+                episode, average_text(self.scores, args.goal_score))
+        return 'ran its last episode, {} (--max_iter_num): {}'.format(
+            episode, average_text(self.scores, args.goal_score))
 
     def finish(self, actor, episode, steps, recent_rewards):
         """After the loop: stop with one line if training diverged; save and exit 130 or
@@ -299,6 +315,12 @@ class Run:
               'average {:.2f}, {}; the final actor is saved apart, so no actor that reached '
               'the goal is replaced'.format(episodes, steps, minutes, len(recent_rewards),
                                              score_avg, why))
+
+
+def average_text(scores, goal_score):
+    """The running average and the goal, as the progress line says them."""
+    return 'last {} average {:.1f}, goal > {:g}'.format(min(len(scores), 100),
+                                                       np.mean(scores[-100:]), goal_score)
 
 
 def actor_file(reached_goal, run_name):

@@ -19,6 +19,18 @@ def fail(message):
     raise SystemExit(f"error: {message}")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: ...)" after each flag's help, but never twice (a help that
+    says its default itself keeps its words), and never an empty one (None, False, []):
+    a flag whose default is None says in its help what happens without it."""
+
+    def _get_help_string(self, action):
+        empty = action.default is None or action.default is False or action.default == []
+        if '(default' in (action.help or '') or empty:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def command(script, *args):
     """The command that runs script with args, shell-quoted: it pastes as it is printed."""
     return shlex.join(['python', script, *map(str, args)])

@@ -1,12 +1,15 @@
 """The TensorBoard log: one folder per run, so `tensorboard --logdir logs` shows runs
 side by side, and one event file per checkpoint, so a killed run loses nothing that
-its checkpoint holds."""
+its checkpoint holds; and a run's scalars read back (plot.py, a study's curves).
+
+TensorBoard shows its groups in alphabetical order, so the deck's log/score comes first
+only where every other group sorts after `log`: train/, policy/, test/."""
 import os
 import time
 
 from tensorboardX import SummaryWriter
 
-from ddpg_extras.files import first_free
+from ddpg_extras.run.files import first_free
 
 
 def make_run_name(logdir, env_name, seed):
@@ -55,3 +58,30 @@ class RunWriter:
 
     def close(self):
         self.writer.close()
+
+
+# Groups that older runs logged under other names, which sorted before log/ in TensorBoard
+RENAMED = {'actor/': 'policy/', 'eval/': 'test/'}
+
+
+def tag_name(tag):
+    """Today's name of a tag, also where an older run logged it under another."""
+    for old, new in RENAMED.items():
+        if tag.startswith(old):
+            return new + tag[len(old):]
+    return tag
+
+
+def scalars(run_dir, tags=None):
+    """{tag: (episodes, values)} of the tags (all, without tags) that the run's event
+    files hold, read with TensorBoard's own reader, by today's names (an older run's
+    too); none where the folder is gone."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    if not os.path.isdir(run_dir):
+        return {}
+    events = EventAccumulator(run_dir, size_guidance={'scalars': 0})  # 0: every point
+    events.Reload()
+    wanted = None if tags is None else {tag_name(tag) for tag in tags}
+    return {tag_name(tag): ([e.step for e in events.Scalars(tag)],
+                            [e.value for e in events.Scalars(tag)])
+            for tag in events.Tags()['scalars'] if wanted is None or tag_name(tag) in wanted}

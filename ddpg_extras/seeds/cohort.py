@@ -13,14 +13,14 @@ from collections import deque
 import numpy as np
 import torch
 
-from ddpg_extras.checkpoints import (
+from ddpg_extras.run.checkpoints import (
     reached_goal,
     read_flags,
     resume_checkpoint,
     resume_flags,
 )
-from ddpg_extras.checks import command, fail, is_count, parse_seeds, plain_name, seeds_name
-from ddpg_extras.files import (
+from ddpg_extras.run.checks import command, fail, is_count, parse_seeds, plain_name, seeds_name
+from ddpg_extras.run.files import (
     SEEDS_CHECKPOINT,
     Writes,
     first_free,
@@ -29,10 +29,10 @@ from ddpg_extras.files import (
     model_path,
     save_torch,
 )
-from ddpg_extras.instruments import divergence
-from ddpg_extras.run import Run, ended_run
-from ddpg_extras.seed_axis import SeedNoise
-from ddpg_extras.session import Session
+from ddpg_extras.run.instruments import divergence
+from ddpg_extras.run.session import Session
+from ddpg_extras.run.training import Run, ended_run
+from ddpg_extras.seeds.axis import SeedNoise
 
 # What the cohort's checkpoint keeps of a seed that has ended, for a resumed cohort's end.
 RESULT_KEYS = ('seed', 'env_name', 'reached_goal', 'episodes', 'steps', 'score_avg', 'model',
@@ -153,8 +153,7 @@ class Cohort:
                 time.strftime('%Y%m%d-%H%M%S')))
             self.path = first_free(name + '.seeds.pth', (name + '_{}.seeds.pth').format)
         self.save()
-        self.session.start(args.max_iter_num * len(self.runs), int(self.episode.sum()),
-                           self.total_steps())
+        self.session.start(self.total_steps())
         self.session.signals.on_disk = self.on_disk  # for the last line of a second Ctrl-C
         self.begin(np.flatnonzero(self.active))
         return self.states
@@ -241,7 +240,7 @@ class Cohort:
         self.replay_buffer.sync([i])  # the instruments' probe reads it
         run.writer.add_scalar('log/score', score, episode)
         run.log_episode(episode, score, score_avg, int(self.steps[i]), losses, raw_actions)
-        self.session.progress.update(score_avg, self.total_steps())
+        self.session.progress.show(self.progress_text(), self.total_steps())
         if episode % args.log_interval == 0:
             self.session.print('seed {} | {} episode | score_avg: {:.2f}'.format(
                 run.args.seed, episode, score_avg))
@@ -296,9 +295,30 @@ class Cohort:
         return self
 
     def __exit__(self, *exc):
+        if self.session.progress and not exc[0]:
+            self.session.progress.end(self.ending())  # how the cohort ended, left on screen
         for run in self.runs:
             run.close()
         self.session.close()
+
+    def progress_text(self):
+        """Where the cohort is, for the progress line."""
+        averages = [np.mean(recent) for recent, active in zip(self.recent_rewards, self.active)
+                    if active and recent]
+        return '{}/{} seeds training, {} episodes | averages {:.0f} to {:.0f}, goal > {:g}'.format(
+                   self.active.sum(), len(self.runs), sum(len(run.scores) for run in self.runs),
+                   min(averages, default=np.nan), max(averages, default=np.nan),
+                   self.args.goal_score)
+
+    def ending(self):
+        """How the cohort ended, in words: the progress line's last state."""
+        if self.session.stopped:
+            return 'stopped by {}: each seed saved its run'.format(self.session.signals.name)
+        results = [run.result for run in self.runs if run.result]
+        return '{} seeds ended: {} reached the goal, {} ran their last episode, {} diverged' \
+            .format(len(results), sum(bool(r['reached_goal']) for r in results),
+                    sum(not (r['reached_goal'] or r['error']) for r in results),
+                    sum(bool(r['error']) for r in results))
 
     def entry(self, run):
         """The seed's line in the cohort's checkpoint: its checkpoint, and why it ended."""

@@ -14,10 +14,9 @@ import statistics
 
 import torch
 
-from ddpg_extras.checkpoints import is_whole, read_flags, run_ended
-from ddpg_extras.checks import parse_flags, plain_name, quietly, seeds_name
-from ddpg_extras.cohort import cohort_entries
-from ddpg_extras.files import (
+from ddpg_extras.run.checkpoints import is_whole, read_flags, run_ended
+from ddpg_extras.run.checks import parse_flags, plain_name, quietly, seeds_name
+from ddpg_extras.run.files import (
     SEEDS_CHECKPOINT,
     WriteFailed,
     Writes,
@@ -30,12 +29,14 @@ from ddpg_extras.files import (
     read_whole_json,
     write_json,
 )
-from ddpg_extras.run import ended_run
-from ddpg_extras.search import Reporter
+from ddpg_extras.run.training import ended_run
+from ddpg_extras.seeds.cohort import cohort_entries
+from ddpg_extras.study.search import Reporter
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
-ROOT = os.path.dirname(os.path.abspath(__file__))
+# the project's folder: test.py scores the actors; Ray's workers import the project from it
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
            'score_avg', 'actor_score', 'actor_score_std', 'node', 'node_ip', 'attempts',
            'flags', 'run_dir', 'model', 'error')
@@ -66,7 +67,7 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
     not be written, {'failed': the line that says which}. Only what the trial's files do
     not hold whole is done again. tuning: (trial number, pruner, sign) of a tuning's
     trial (study.py --tune), whose seeds report their running average to the pruner
-    (ddpg_extras/search.py); a pruned one returns {'pruned': episodes, 'node': ...}."""
+    (ddpg_extras/study/search.py); a pruned one returns {'pruned': episodes, 'node': ...}."""
     folder = group_dir(out, config, seeds, together)
     escape = escapes(out, config, seeds, together)
     if escape:  # (the driver checked it, unless another process planted it since)
@@ -181,7 +182,7 @@ def count_attempt(folder):
 
 def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
-    the deck's loop as published: deck_ddpg.py), its output in the trial's
+    the deck's loop as published: benchmarks/deck_ddpg.py), its output in the trial's
     train.log: a list of what each seed reached, or None if it was stopped. It goes on
     from the trial's checkpoint where that reads back whole; a damaged one is kept
     aside, and the trial starts over. report: a tuning trial's (train_seeds.main's)."""
@@ -290,10 +291,10 @@ def batch_problem(path, state, given):
 
 def deck_loop_main(argv):
     """main() for a trial of study.py --deck_loop: the deck's loop as published
-    (deck_ddpg.py) with train.py's flags (the deck's, with --seed, --save_path and
+    (benchmarks/deck_ddpg.py) with train.py's flags (the deck's, with --seed, --save_path and
     --logdir), and a result shaped like train.main's."""
-    import deck_ddpg
     import train
+    from benchmarks import deck_ddpg
     args = train.parser.parse_args(argv)
     torch.set_num_threads(args.threads or 1)
     os.makedirs(args.save_path, exist_ok=True)

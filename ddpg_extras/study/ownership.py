@@ -19,7 +19,7 @@ import os
 import socket
 import time
 
-from ddpg_extras.checks import fail
+from ddpg_extras.run.checks import fail
 
 
 class FolderLock:

@@ -8,8 +8,8 @@ import sys
 
 import torch
 
-from ddpg_extras.checks import fail
-from ddpg_extras.environments import check_env_from_file
+from ddpg_extras.run.checks import fail
+from ddpg_extras.run.environments import check_env_from_file
 
 # What marks a full training checkpoint of train.py (and the version of its layout).
 CHECKPOINT = "ddpg training checkpoint 1"

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import torch
 
-from ddpg_extras.checks import as_argv, command, fail, is_count, plain_name, quietly
-from ddpg_extras.environments import check_env_from_file
-from ddpg_extras.files import (
+from ddpg_extras.run.checks import as_argv, command, fail, is_count, plain_name, quietly
+from ddpg_extras.run.environments import check_env_from_file
+from ddpg_extras.run.files import (
     SEEDS_CHECKPOINT,
     actor_bounds,
     actor_sizes,

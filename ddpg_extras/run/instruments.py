@@ -1,4 +1,4 @@
-"""The instruments (not in the deck): the train/ and actor/ tags that show a collapse
+"""The instruments (not in the deck): the train/ and policy/ tags that show a collapse
 coming (docs/results.md, "When learning fails")."""
 import math
 
@@ -51,7 +51,7 @@ class Instruments:
         self.probe_rng = np.random.default_rng([seed, 1])  # for diagnose(), apart from training
 
     def log(self, writer, episode, losses, raw_actions, nets, replay_buffer, batch_size, gamma):
-        """Write the episode's train/ and actor/ tags. losses: its updates' (critic_loss,
+        """Write the episode's train/ and policy/ tags. losses: its updates' (critic_loss,
         actor_loss), (n, 2); raw_actions: the actor's outputs at its steps, (steps, A)."""
         if len(losses):
             critic_loss, actor_loss = np.mean(losses, axis=0)
@@ -64,7 +64,7 @@ class Instruments:
             for tag, value in diagnose(*nets, probe, gamma).items():
                 writer.add_scalar(tag, value, episode)
         raw = raw_actions.cpu()
-        writer.add_scalar('actor/action_mean', raw.mean().item(), episode)
-        writer.add_scalar('actor/action_abs_max', raw.abs().max().item(), episode)
-        writer.add_scalar('actor/out_of_bounds', ((raw < self.low) | (raw > self.high))
+        writer.add_scalar('policy/action_mean', raw.mean().item(), episode)
+        writer.add_scalar('policy/action_abs_max', raw.abs().max().item(), episode)
+        writer.add_scalar('policy/out_of_bounds', ((raw < self.low) | (raw > self.high))
                           .float().mean().item(), episode)

@@ -1,7 +1,7 @@
 """What a study concludes (not in the deck): per configuration, interval estimates of
 its saved actors' noiseless scores and of its final training averages, how many runs
 reached the goal and how fast, and the probability that it improves on the baseline
-configuration (ddpg_extras/estimates.py); as summary.md's tables, statistics.csv and
+configuration (ddpg_extras/study/estimates.py); as summary.md's tables, statistics.csv and
 one line in words per comparison."""
 import csv
 import io
@@ -9,8 +9,9 @@ import math
 import os
 from collections import namedtuple
 
-from ddpg_extras import estimates, figures
-from ddpg_extras.files import atomic_write
+from ddpg_extras.run.files import atomic_write
+from ddpg_extras.run.writer import scalars
+from ddpg_extras.study import estimates, figures
 
 QUANTITIES = (('actor_score', "saved actors' noiseless score"),
               ('score_avg', 'final 100-episode average of the training scores'))
@@ -270,7 +271,7 @@ def curve_runs(out, rows, x):
     needed, groups, left_out = needed_tags(x), {}, []
     for row in rows:
         if row.get('run_dir') and row.get('episodes'):  # (the deck's loop logs no curves)
-            run = figures.scalars(os.path.join(out, row['run_dir']), needed)
+            run = scalars(os.path.join(out, row['run_dir']), needed)
             if set(run) == needed and (x == 'episodes' or set(run['log/score'][0]) <= set(
                     run['log/steps'][0])):  # (a run logged before log/steps existed has none)
                 groups.setdefault(row['config'], []).append(run)

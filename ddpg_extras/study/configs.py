@@ -1,13 +1,13 @@
 """A study's configurations (not in the deck): NAME=FLAGS, each checked as train.py
 checks its flags, with its own choice of trainer (--deck_loop, --seeds_per_trial K);
 and its seeds, apart from the starts that score its actors. study.py and a tuning
-(tuning.py) check theirs here."""
+(ddpg_extras/study/tuning.py) check theirs here."""
 import argparse
 import re
 import shlex
 
-from ddpg_extras.checks import check_flags, fail, positive_int, quietly
-from ddpg_extras.environments import check_env_from_file
+from ddpg_extras.run.checks import check_flags, fail, positive_int, quietly
+from ddpg_extras.run.environments import check_env_from_file
 
 STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
 
@@ -105,7 +105,7 @@ def check_config(flags):
 def config_problem(flags):
     """What train.py would say of these flags, or None where it takes them."""
     import train
-    from ddpg_extras.environments import make_env
+    from ddpg_extras.run.environments import make_env
 
     def check():
         args = train.parser.parse_args(flags)

@@ -1,7 +1,7 @@
 """A tuning (study.py --tune, not in the deck): Optuna searches train.py's flags, each
 trial one configuration whose seeds train together in one Ray task
 (train_seeds.py), its saved actors scored as a study scores them. Optuna's study is
-kept in the study folder (ddpg_extras/search.py), so a tuning stopped or killed goes
+kept in the study folder (ddpg_extras/study/search.py), so a tuning stopped or killed goes
 on from the trials it has; study.py then confirms the winner on fresh seeds.
 
 Writes tuning.csv (every trial), history.png (the objective over trials),
@@ -13,10 +13,10 @@ import os
 import shlex
 import warnings
 
-from configs import STUDY_FLAGS, check_scoring, config_problem, trainer
-from ddpg_extras.checks import fail
-from ddpg_extras.files import atomic_write
-from ddpg_extras.search import (
+from ddpg_extras.run.checks import fail
+from ddpg_extras.run.files import atomic_write
+from ddpg_extras.study.configs import STUDY_FLAGS, check_scoring, config_problem, trainer
+from ddpg_extras.study.search import (
     JOURNAL,
     NAME,
     base_params,
@@ -30,12 +30,12 @@ from ddpg_extras.search import (
     suggest,
     with_params,
 )
-from trials import run_trial
+from ddpg_extras.study.trials import run_trial
 
 
 def add_flags(parser):
     """study.py's flags of a tuning."""
-    from ddpg_extras.checks import non_negative_int, positive_int
+    from ddpg_extras.run.checks import non_negative_int, positive_int
     parser.add_argument('--tune', type=positive_int, default=None, metavar='N',
                         help='tune: N trials of an Optuna search over the --search flags, each '
                              'the first --config with its own values of them, on --seeds '
@@ -147,7 +147,7 @@ def run_search(ray, out, study, base_flags, seeds, space, args, defaults, slots)
     run again; [] if it ended)."""
     import optuna
 
-    from ddpg_extras.cluster import outcome, stop_signals, stop_tasks
+    from ddpg_extras.study.cluster import outcome, stop_signals, stop_tasks
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
 
@@ -234,7 +234,7 @@ def objective(rows, args, flags):
     """(the trial's objective, or None and why not) from its seeds' rows: the IQM over
     its seeds (rliable's) of the saved actor's score; or of the episodes to the goal,
     a seed that missed it counting as its whole --max_iter_num."""
-    from ddpg_extras.estimates import iqm_value
+    from ddpg_extras.study.estimates import iqm_value
     if args.objective == 'episodes':
         import train
         budget = train.parser.parse_args(flags).max_iter_num
@@ -260,7 +260,7 @@ def write_tuning(out, study, space):
     flag's importance, or why there is none)."""
     from optuna.visualization import matplotlib as plots
 
-    from ddpg_extras.figures import save
+    from ddpg_extras.study.figures import save
     text = io.StringIO()
     writer = csv.writer(text, lineterminator='\n')
     writer.writerow(COLUMNS[:3] + tuple(d.flag for d in space) + COLUMNS[3:])
@@ -317,7 +317,7 @@ def import_optuna():
         import optuna  # noqa: F401
     except ImportError:
         fail('Optuna is not installed, and --tune needs it; install it with: '
-             'pip install -r requirements-study.txt')
+             'pip install -r requirements/study.txt')
 
 
 def best_md(out, study, args, confirmation):
@@ -380,7 +380,7 @@ def search_space(texts, base):
     its flag train.py's and not the study's, searched once, and its ends (or choices)
     taken by train.py with the base configuration's flags (base)."""
     import train
-    from ddpg_extras.cohort import REFUSED
+    from ddpg_extras.seeds.cohort import REFUSED
     defaults, space = vars(train.parser.parse_args([])), []
     for text in texts:
         try:

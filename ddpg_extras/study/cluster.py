@@ -7,14 +7,14 @@ import socket
 import sys
 import tempfile
 
-from ddpg_extras.checks import fail
+from ddpg_extras.run.checks import fail
 
 
 def import_ray():
     try:
         import ray
     except ImportError:
-        fail('Ray is not installed; install it with: pip install -r requirements-study.txt')
+        fail('Ray is not installed; install it with: pip install -r requirements/study.txt')
     return ray
 
 

@@ -14,8 +14,8 @@ train_model applied seed by seed."""
 import numpy as np
 import torch
 
-from ddpg_extras.agent import NETWORKS
-from ddpg_extras.fast_update import adam_lists, fused_adam_step
+from ddpg_extras.run.agent import NETWORKS
+from ddpg_extras.run.fast_update import adam_lists, fused_adam_step
 from utils import layer_parameters
 
 

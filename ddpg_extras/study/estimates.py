@@ -24,7 +24,7 @@ MIN_RUNS = 5
 
 
 def rliable():
-    """rliable's library and metrics modules (requirements-study.txt)."""
+    """rliable's library and metrics modules (requirements/study.txt)."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # its dependencies' import-time warnings
         from rliable import library, metrics

@@ -1,0 +1,13 @@
+"""The study layer: configurations x seeds on Ray, their statistics, and tuning
+(study.py uses it), over train.py and train_seeds.py:
+
+- configs.py    a study's configurations (NAME=FLAGS) and their checks
+- trials.py     one trial: a run in its own folders, resumed, its actor scored
+- tuning.py     a tuning (study.py --tune): Optuna's ask, run and tell, and its outputs
+- search.py     a tuning's search space, and Optuna's storage, pruner and reports
+- estimates.py  interval estimates from rliable: IQM, probability of improvement, profiles
+- summary.py    what a study concludes: its tables, statistics.csv, the lines in words
+- figures.py    a study's figures (curves, profiles, improvement)
+- ownership.py  one driver per study folder: its lock, and taking over a dead one's
+- cluster.py    Ray for a study: started here or joined; its trials stopped on a signal
+"""
