@@ -1,10 +1,13 @@
-"""Plot TensorBoard scalars of one or more train.py runs into a PNG (not in the deck).
+"""Plot TensorBoard scalars of one or more train.py runs into a PNG (not in the deck),
+or what a model has learned over Pendulum's state plane.
 
     python plot.py logs/Pendulum-v1_seed500_*                       # learning curves
     python plot.py logs/Pendulum-v1_seed50[0-4]_* --mean            # 5 seeds as one band
     python plot.py logs/run_a logs/run_b --labels healthy collapsing \\
         --tags log/score_avg policy/out_of_bounds train/critic_grad_norm \\
         --symlog train/critic_grad_norm -o runs.png
+    python plot.py save_model/model.pth --landscape                 # beside the optimum
+    python plot.py logs/Pendulum-v1_seed500_* --landscape           # as it trained
 
 Reads the event files with TensorBoard's own reader; one panel per tag, one line per run
 (or, with --mean, per group of runs).
@@ -24,7 +27,8 @@ from ddpg_extras.run.writer import scalars, tag_name  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  formatter_class=HelpFormatter)
-parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir)')
+parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir); '
+                                          'with --landscape, one run folder or model file')
 parser.add_argument('--tags', nargs='+', default=['log/score', 'log/score_avg'],
                     help='scalar tags to plot, one panel each')
 parser.add_argument('--symlog', nargs='+', default=[], metavar='TAG',
@@ -38,9 +42,14 @@ parser.add_argument('--mean', action='store_true',
 parser.add_argument('--span', nargs=3, action='append', default=[],
                     metavar=('FIRST', 'LAST', 'TEXT'),
                     help='shade episodes FIRST to LAST in every panel, with TEXT in the legend')
+parser.add_argument('--landscape', action='store_true',
+                    help="Pendulum: a checkpoint's actor and critic over the state plane beside "
+                         "the optimal ones, with a few episodes' paths (an actor file: the "
+                         "policies alone); or the pictures a run folder logged as it trained")
 parser.add_argument('-o', '--output', default=None,
                     help="the PNG to write (default: in the first run's folder, beside its logs: "
-                         'curves.png, or curves_and_<N>_more.png for more runs)')
+                         'curves.png, or curves_and_<N>_more.png for more runs, or '
+                         'landscape.png; beside a model file: <model>.landscape.png)')
 
 
 def read_scalars(run, tags):
@@ -73,8 +82,26 @@ def beside(runs):
     return os.path.join(runs[0], 'curves_and_{}_more.png'.format(more) if more else 'curves.png')
 
 
+def landscape(args):
+    """plot.py --landscape: one run folder's or model file's landscapes."""
+    from ddpg_extras.run.pictures import landscape_figure
+    if len(args.runs) != 1:
+        parser.error('--landscape draws one run folder or model file; give one')
+    path = args.runs[0]
+    output = args.output or (os.path.join(path, 'landscape.png') if os.path.isdir(path)
+                             else os.path.splitext(path)[0] + '.landscape.png')
+    if not output.endswith('.png'):
+        parser.error('--output must be a .png file')
+    figure = landscape_figure(path)
+    check_writable(os.path.dirname(output) or '.', '--output')
+    atomic_write(output, lambda f: figure.savefig(f, format='png', dpi=100))
+    print('wrote {}'.format(output))
+
+
 def main(argv=None):
     args = parser.parse_args(argv)
+    if args.landscape:
+        return landscape(args)
     labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
     if args.mean and len(args.labels or ['all runs']) == 1:  # all runs are one group
         labels = (args.labels or ['all runs']) * len(args.runs)

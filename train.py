@@ -22,6 +22,7 @@ from ddpg_extras.run.checks import (
     float_not_nan,
     half_open_unit_interval,
     non_negative_float,
+    non_negative_int,
     parse_flags,
     positive_float,
     positive_int,
@@ -110,6 +111,11 @@ def make_parser(prog=None, description=None, refused=(), helps=None):
     parser.add_argument('--checkpoint_interval', type=positive_int, default=50, metavar='N',
                         help='save a checkpoint to resume from every N episodes, and whenever the '
                              'run ends (Ctrl-C included)')
+    parser.add_argument('--landscape_interval', type=non_negative_int, default=None, metavar='K',
+                        help="every K episodes and at the end, draw the actor's and the critic's "
+                             'landscapes over the state plane beside the optimum, with how far '
+                             'each is from it, in TensorBoard (truth/); 0: never (default: 20 on '
+                             'Pendulum, whose state is a plane; 0 elsewhere)')
 
     # Stabilizers (not in the deck): all off by default, so the deck's algorithm runs unchanged.
     parser.add_argument('--gradient_clip_actor', type=positive_float, default=None, metavar='NORM',

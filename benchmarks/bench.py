@@ -10,6 +10,7 @@ and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
     python benchmarks/bench.py drift            # each seed of a batch against its single run
     python benchmarks/bench.py statistics       # a study's interval estimates and figures
     python benchmarks/bench.py coverage         # how often a 95% interval of n runs holds the IQM
+    python benchmarks/bench.py landscape        # what the landscapes cost the default run
 
 The machine's noise is handled by alternating the contenders, repeating, and
 quoting medians and ratios measured in the same run.
@@ -314,6 +315,31 @@ def coverage(args):
             n, held / args.studies), flush=True)
 
 
+def landscape_cost(args):
+    """What the landscapes (every 20 episodes, by default on Pendulum) cost the default
+    run: its wall time with them and with --landscape_interval 0, alternated, each run
+    to the goal in a process of its own; and, once, solving the optimum without its
+    cache (a new discount or machine)."""
+    from ddpg_extras.run.optimum import solve
+    start = time.perf_counter()
+    solve(0.99)
+    print('the optimum, solved (no cache): {:.2f} s'.format(time.perf_counter() - start))
+    timed('train.py', '--max_iter_num', 1, '--save_path', tempfile.mkdtemp(), '--logdir',
+          tempfile.mkdtemp())  # the cache made, and the imports warm
+    ratios = []
+    for repeat in range(args.repeats):
+        seconds = {}
+        for interval in (20, 0):
+            folder = tempfile.mkdtemp(prefix='bench_landscape_')
+            seconds[interval] = timed('train.py', '--landscape_interval', interval,
+                                      '--save_path', folder, '--logdir', folder)[0]
+        ratios.append(seconds[20] / seconds[0])
+        print('  round {}: {:.1f} s with the landscapes, {:.1f} s without: {:+.1%}'.format(
+            repeat + 1, seconds[20], seconds[0], ratios[-1] - 1), flush=True)
+    print('the default run with its landscapes takes {:+.1%} of its time without them '
+          '(the median of {} rounds)'.format(statistics.median(ratios) - 1, args.repeats))
+
+
 def timed(script, *args):
     """(wall, CPU) seconds of `python script args...` in a fresh process, as a user runs
     it: the threads are the script's own choice (no OMP_NUM_THREADS)."""
@@ -390,7 +416,7 @@ def study_costs(args):
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch',
-                                         'drift', 'statistics', 'coverage'])
+                                         'drift', 'statistics', 'coverage', 'landscape'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')
     parser.add_argument('--steps', type=int, default=12000,
                         help='speed: env steps per round (the buffer fills at 10,000)')
@@ -426,4 +452,4 @@ if __name__ == '__main__':
         batch = drift = None
     {'speed': speed, 'goal': goal, 'seeds': seeds, 'study': study_costs, 'threads': threads,
      'batch': batch, 'drift': drift, 'statistics': statistics_time,
-     'coverage': coverage}[args.mode](args)
+     'coverage': coverage, 'landscape': landscape_cost}[args.mode](args)

@@ -17,14 +17,14 @@ def script_env(display=False):
     return env
 
 
-def run_script(script, *args, cwd=None, display=False, merged=False, **kwargs):
+def run_script(script, *args, cwd=None, display=False, merged=False, env=None, **kwargs):
     """Run `python script args...` in a fresh process, as a user would, without a
     display unless asked (so test.py records a video instead of opening a window).
     merged: its stderr in its stdout, in the order a terminal shows them."""
     output = (dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT) if merged
               else dict(capture_output=True))
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
-                          cwd=cwd or ROOT, env=script_env(display), text=True, timeout=900,
+                          cwd=cwd or ROOT, env=env or script_env(display), text=True, timeout=900,
                           **output, **kwargs)
 
 
@@ -106,3 +106,40 @@ def fill(disk, leave):
     stat = os.statvfs(disk)
     with open(os.path.join(disk, 'filler'), 'wb') as f:
         f.write(b'\0' * (stat.f_bavail * stat.f_frsize - leave))
+
+
+@pytest.fixture(scope='session')
+def made_once(tmp_path_factory):
+    """made_once(name, build): a folder that build(folder) fills once for the whole run,
+    whichever pytest-xdist worker asks first; the others wait for it (xdist's own recipe
+    for a set-up shared by workers). The tests only read what it holds, or copy it."""
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent  # this run's folder, shared by its workers
+
+    def make(name, build):
+        import shutil
+        folder, done = root / name, root / (name + '.done')
+        with FileLock(str(root / (name + '.lock'))):
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # an attempt that failed
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        return folder
+    return make
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: random within each tier
+def pytest_collection_modifyitems(items):
+    """The slow tests first: with pytest-xdist's --dist load, each worker takes the next
+    test as it finishes one, and the long ones, started early, do not end the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: three workers for two cores, and so on. Half of a test's time is
+    spent waiting (Ray starting, a trial reaching the episode a test stops it at,
+    processes starting), and another worker's test fills it."""
+    return (os.cpu_count() or 1) * 3 // 2

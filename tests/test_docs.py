@@ -91,6 +91,7 @@ def test_every_help_screen_reads_right(script):
         assert ' below' not in text and ' above,' not in text, (option, text)  # no code here
 
 
+@pytest.mark.slow
 def test_the_defaults_a_help_screen_names_are_the_real_ones():
     import study
     from ddpg_extras.study import tuning

@@ -23,6 +23,7 @@ ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('env_name, package', ENVIRONMENTS)
 def test_train_and_test_run_on_the_environment(tmp_path, env_name, package):
     if package:
@@ -121,6 +122,7 @@ def test_noise_and_clipping_fit_each_action_dimension(tmp_path, monkeypatch):
     np.testing.assert_array_equal(sent.astype(np.float32), np.clip(stored, -1, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which('Xvfb') is None,
                     reason='needs Xvfb (Debian package xvfb; .ci/run installs it)')
 @pytest.mark.parametrize('env_name, package', [('LunarLanderContinuous-v3', 'Box2D'),

@@ -58,15 +58,29 @@ def folder_files(root):
     ({'configs': [['a', []]], 'seeds': [1, 1]}, 'is damaged'),
 ])
 def test_a_crafted_study_json_gets_one_line_and_nothing_is_written(tmp_path, study, fragment):
+    import study as driver  # in this process: the script's checks, without its start-up
     out = tmp_path / 'a' / 'b' / 'c' / 'study'
     out.mkdir(parents=True)
     (out / 'study.json').write_text(json.dumps(study))
     victim = tmp_path / 'victim' / 'seed1' / 'logs'
     victim.mkdir(parents=True)
     (victim / 'notes.txt').write_text('mine')
-    result = run_script('study.py', '--out', out)
-    assert_clean_error(result, '{}/study.json'.format(out), fragment)
+    with pytest.raises(SystemExit) as exit:
+        driver.main(['--out', str(out)])
+    line = str(exit.value.code)
+    assert line.startswith('error: {}/study.json'.format(out)) and '\n' not in line
+    assert fragment in line, line
     assert folder_files(tmp_path) == ['a/b/c/study/study.json', 'victim/seed1/logs/notes.txt']
+
+
+def test_a_study_folder_that_leads_outside_gets_one_line_from_the_script(tmp_path):
+    out = tmp_path / 'study'
+    out.mkdir()
+    (out / 'study.json').write_text(json.dumps({'configs': [['../victim', QUICK_FLAGS]],
+                                                'seeds': [1]}))
+    result = run_script('study.py', '--out', out)
+    assert_clean_error(result, "names a configuration '../victim', which is not a plain name")
+    assert folder_files(tmp_path) == ['study/study.json']
 
 
 def test_a_study_json_cannot_make_the_program_import_a_module(tmp_path):
@@ -99,13 +113,15 @@ def test_a_link_in_a_study_folder_never_leads_a_trial_outside_it(tmp_path):
 
 # --- checkpoints and actors made by someone else ------------------------------------------
 
-@pytest.fixture(scope='module')
-def a_run(tmp_path_factory):
-    """A finished run of 2 episodes: its checkpoint and actor file."""
-    folder = tmp_path_factory.mktemp('run')
-    result = train.main(['--max_iter_num', '3', '--goal_score', 'inf', '--save_path',
-                         str(folder), '--logdir', str(folder / 'logs')])
-    return result
+@pytest.fixture(scope='session')
+def a_run(made_once):
+    """A finished run of 3 episodes, made once: its checkpoint, actor file and log."""
+    def build(folder):
+        result = train.main(['--max_iter_num', '3', '--goal_score', 'inf', '--save_path',
+                             str(folder), '--logdir', str(folder / 'logs')])
+        (folder / 'run.json').write_text(json.dumps(
+            {key: result[key] for key in ('checkpoint', 'model', 'run_dir')}))
+    return json.loads((made_once('a_run', build) / 'run.json').read_text())
 
 
 def crafted_checkpoint(a_run, tmp_path, **changes):
@@ -118,6 +134,7 @@ def crafted_checkpoint(a_run, tmp_path, **changes):
     return path
 
 
+@pytest.mark.slow
 def test_a_checkpoint_cannot_make_the_program_import_a_module(a_run, tmp_path):
     path, imported = spy_module(tmp_path)
     checkpoint = crafted_checkpoint(a_run, tmp_path, args={'env_name': 'ddpg_spy:Pendulum-v1'})
@@ -183,6 +200,7 @@ def through_a_shell(command, cwd):
                           cwd=cwd, env=script_env(), capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('script, flags', [
     ('train.py', []),
     ('train_seeds.py', ['--seeds', '500-501']),
@@ -211,19 +229,21 @@ def test_every_printed_command_pastes_through_a_shell(tmp_path, script, flags):
 
 # --- a batch's checkpoint where it does not belong ----------------------------------------
 
-@pytest.fixture(scope='module')
-def stopped_batch(tmp_path_factory):
-    """A batch of seeds 500-501 stopped by Ctrl-C after its first episode."""
-    folder = tmp_path_factory.mktemp('batch')
-    first = start_script('train_seeds.py', '--seeds', '500-501', '--max_iter_num', 3,
-                         '--log_interval', 1, '--save_path', folder, '--logdir', folder / 'l')
-    wait_for(first, '0 episode |')
-    first.send_signal(signal.SIGINT)
-    first.communicate(timeout=120)
-    assert first.returncode == 130
+@pytest.fixture(scope='session')
+def stopped_batch(made_once):
+    """A batch of seeds 500-501 stopped by Ctrl-C after its first episode, made once."""
+    def build(folder):
+        first = start_script('train_seeds.py', '--seeds', '500-501', '--max_iter_num', 3,
+                             '--log_interval', 1, '--save_path', folder, '--logdir', folder / 'l')
+        wait_for(first, '0 episode |')
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+        assert first.returncode == 130
+    folder = made_once('stopped_batch', build)
     return folder, only(folder / '*.seeds.pth')
 
 
+@pytest.mark.slow
 def test_a_batch_checkpoint_away_from_its_seeds_says_what_is_missing_and_where(
         stopped_batch, tmp_path):
     folder, batch = stopped_batch
@@ -237,6 +257,7 @@ def test_a_batch_checkpoint_away_from_its_seeds_says_what_is_missing_and_where(
     assert 'again' not in result.stderr  # never: start it again
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('script, fragment', [
     ('train.py', "is the checkpoint of a batch of seeds, made by train_seeds.py; resume it "
                  "with: python train_seeds.py --load_model"),
@@ -250,6 +271,7 @@ def test_a_batch_checkpoint_given_to_another_script_names_the_right_one(stopped_
     assert_clean_error(result, str(batch), fragment)
 
 
+@pytest.mark.slow
 def test_a_batch_killed_before_its_first_checkpoint_starts_its_seeds_again(tmp_path):
     flags = ['--seeds', '500-501', '--max_iter_num', 4, '--log_interval', 1]
     whole = run_script('train_seeds.py', *flags, '--save_path', tmp_path / 'a', '--logdir',
@@ -280,6 +302,7 @@ def test_a_batch_killed_before_its_first_checkpoint_starts_its_seeds_again(tmp_p
 
 # --- signals ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize('script, flags', [
     ('train.py', []),
     ('train_seeds.py', ['--seeds', '500-501']),
@@ -295,6 +318,7 @@ def test_sighup_stops_and_saves_as_sigterm_does(tmp_path, script, flags):
     assert re.search(r'^resume with: python {} --load_model '.format(script), out, re.M)
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_while_the_run_saves_ends_it_with_a_last_line(tmp_path):
     # The first Ctrl-C stops the run; the second comes while it saves its checkpoint, a
     # real SIGINT sent from inside that save.
@@ -340,6 +364,7 @@ def test_a_recording_never_replaces_a_file(a_run, tmp_path):
     assert gif.read_bytes() == b'my own animation'
 
 
+@pytest.mark.slow
 def test_a_stopped_recording_keeps_what_it_recorded_apart(a_run, tmp_path):
     gif = tmp_path / 'swing.gif'
     first = start_script('test.py', '--load_model', a_run['model'], '--record', gif,
@@ -361,6 +386,7 @@ def test_plot_makes_the_folder_of_its_output(a_run, tmp_path):
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+@pytest.mark.slow
 def test_sighup_to_a_study_driver_stops_it_as_ctrl_c_does(tmp_path):
     from test_study import LONG, SHORT, start_study, train_log, wait_until
     out = tmp_path / 'study'

@@ -4,6 +4,7 @@ import os
 
 import matplotlib.image
 import numpy as np
+import pytest
 
 import plot
 import train
@@ -24,6 +25,7 @@ def test_plot_draws_the_runs_tags_into_a_png(tmp_path):
     assert image[..., :3].std() > 0.05  # something was drawn
 
 
+@pytest.mark.slow
 def test_plot_errors_are_one_line(tmp_path):
     assert_clean_error(run_script('plot.py', tmp_path / 'nowhere'), 'no run folder at')
     run = train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
@@ -33,6 +35,7 @@ def test_plot_errors_are_one_line(tmp_path):
     assert_clean_error(run_script('plot.py', tmp_path), 'holds no TensorBoard scalars')
 
 
+@pytest.mark.slow
 def test_several_seeds_are_drawn_as_their_mean_and_a_band(tmp_path):
     runs = [train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
                         '--max_iter_num', str(n), '--seed', str(seed), '--batch_size', '1000000',
@@ -59,6 +62,7 @@ def test_several_seeds_are_drawn_as_their_mean_and_a_band(tmp_path):
     assert bad.returncode == 2 and '--span needs two episode numbers' in bad.stderr
 
 
+@pytest.mark.slow
 def test_without_o_the_figure_goes_beside_the_logs_it_reads(tmp_path):
     run = train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
                       '--max_iter_num', '1'])['run_dir']

@@ -4,6 +4,7 @@ import json
 import os
 import re
 
+import pytest
 import torch
 
 from conftest import ROOT, run_script
@@ -37,6 +38,7 @@ def test_it_was_chosen_by_a_study_of_at_least_ten_seeds_on_other_starts():
         chosen['reported_on']['reset_seeds'])
 
 
+@pytest.mark.slow
 def test_it_scores_what_its_json_says_over_1000_starts_at_least_minus_145():
     # The best possible is about -138; Stable-Baselines3's tuned DDPG reaches -152 ± 94.
     reported = info()['chosen_by']['reported_on']

@@ -45,6 +45,7 @@ def load(path):
     return torch.load(path, weights_only=True)
 
 
+@pytest.mark.slow
 def test_a_run_stopped_and_resumed_scores_exactly_as_one_that_was_not(tmp_path):
     flags = ['--max_iter_num', 12, '--log_interval', 1, '--checkpoint_interval', 4]
     whole = run_script('train.py', *flags, '--save_path', tmp_path / 'a',
@@ -108,6 +109,7 @@ def train_in(tmp_path, *flags, signals=None, monkeypatch=None):
                        '--logdir', str(tmp_path / 'logs'), *map(str, flags)])
 
 
+@pytest.mark.slow
 def test_sigterm_stops_after_the_step_saves_the_last_whole_episode_and_resumes_it(
         tmp_path, monkeypatch, capsys):
     flags = ['--max_iter_num', 6, '--checkpoint_interval', 100]
@@ -148,6 +150,7 @@ def test_a_second_signal_quits_at_once_without_saving(tmp_path, monkeypatch, cap
     assert os.listdir(tmp_path / 'save_model') == []
 
 
+@pytest.mark.slow
 def test_resuming_from_an_older_checkpoint_hides_what_was_logged_after_it(tmp_path):
     """What a hard kill leaves: a log that runs past the checkpoint. The resumed part's
     purge_step hides those episodes, and logs them again."""
@@ -179,6 +182,7 @@ def test_a_resumed_run_continues_its_100_episode_window(tmp_path):
     assert resumed['reached_goal'] and resumed['episodes'] == 100
 
 
+@pytest.mark.slow
 def test_training_that_diverges_stops_with_one_line(tmp_path):
     # A learning rate this large sends the critic's loss to inf within the first updates.
     result = run_script('train.py', '--critic_lr', 1e5, '--save_path', tmp_path / 'save',
@@ -239,6 +243,7 @@ def test_networks_that_turn_nan_between_updates_stop_the_run(tmp_path, monkeypat
     assert 'holds the run up to episode 1' in str(exit_.value.code)
 
 
+@pytest.mark.slow
 def test_a_failed_save_says_so_in_one_line_and_keeps_the_old_file(tmp_path):
     first = train_in(tmp_path, '--max_iter_num', 2)
     before = open(first['checkpoint'], 'rb').read()
@@ -322,11 +327,13 @@ def test_the_edges_of_the_ranges_are_accepted():
     assert (args.gamma, args.tau, args.sigma, args.theta) == (0, 1, 0, 0)
 
 
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('checkpoint')
-    return train.main(['--max_iter_num', '2', '--save_path', str(folder), '--logdir',
-                       str(folder / 'logs')])['checkpoint']
+@pytest.fixture(scope='session')
+def checkpoint(made_once):
+    """A checkpoint of a run of 2 episodes, made once."""
+    def build(folder):
+        train.main(['--max_iter_num', '2', '--save_path', str(folder), '--logdir',
+                    str(folder / 'logs')])
+    return only(made_once('checkpoint', build) / '*.checkpoint.pth')
 
 
 def damaged(checkpoint, tmp_path, change):
@@ -358,6 +365,7 @@ def test_a_resumed_run_keeps_its_flags_and_takes_new_ones_that_do_not_change_it(
     assert result['episodes'] == 3 and len(result['scores']) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('make, fragments', [
     ('incomplete', ['is an incomplete checkpoint']),
     ('other_buffer', ['does not fit the run it describes', 'replay buffer does not fit',
@@ -382,6 +390,7 @@ def test_a_damaged_checkpoint_gets_one_line(checkpoint, tmp_path, make, fragment
     assert_clean_error(result, *fragments)
 
 
+@pytest.mark.slow
 def test_an_actor_with_nan_weights_is_refused(tmp_path):
     weights = Actor(3, 1).state_dict()
     weights['fc2.bias'][3] = float('nan')
@@ -405,6 +414,7 @@ def test_train_py_refuses_a_model_file_that_would_run_code(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_the_printed_resume_command_alone_resumes_the_same_run(tmp_path):
     # A run with flags of its own, stopped twice: kill -9 (resumed from its periodic
     # checkpoint) and Ctrl-C (resumed with the command it printed, exactly as printed).
@@ -452,6 +462,7 @@ def test_a_run_that_has_ended_is_not_trained_on_unasked(tmp_path):
     assert more['episodes'] == 4 and len(more['scores']) == 4
 
 
+@pytest.mark.slow
 def test_a_full_disk_ends_the_run_with_a_last_line_that_says_so(tmp_path, small_disk):
     # The first checkpoint (episode 2) fits; the second, beside it, and the last do not.
     first = train_in(tmp_path / 'sizes', '--max_iter_num', 2)

@@ -48,27 +48,39 @@ def single_run(tmp_path, flags, seed):
                        '--logdir', str(folder / 'logs')])
 
 
-def ray_processes():
-    """The pids of Ray's own processes on this machine: raylets, GCS servers and their
-    agents (a study's workers end with its raylet)."""
+def ray_processes(tag):
+    """The pids of the Ray processes that a study run with TAG in its environment
+    started (tagged(): they inherit it), alive on this machine: raylets, GCS servers and
+    their agents (a study's workers end with its raylet). Other tests' Rays, running
+    beside it, are not its."""
     found = set()
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
             with open('/proc/{}/cmdline'.format(pid), 'rb') as f:
                 command = f.read().replace(b'\0', b' ').decode(errors='replace')
+            with open('/proc/{}/environ'.format(pid), 'rb') as f:
+                environment = f.read().split(b'\0')
         except OSError:
             continue
-        if re.search(r'/raylet |/gcs_server |^ray::(DashboardAgent|RuntimeEnvAgent)', command):
+        if (re.search(r'/raylet |/gcs_server |^ray::(DashboardAgent|RuntimeEnvAgent)', command)
+                and 'DDPG_TEST_TAG={}'.format(tag).encode() in environment):
             found.add(int(pid))
     return found
 
 
+def tagged(tmp_path):
+    """(a tag, an environment that carries it) for ray_processes."""
+    tag = os.path.basename(tmp_path)
+    return tag, dict(script_env(), DDPG_TEST_TAG=tag)
+
+
+@pytest.mark.slow
 def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     out = tmp_path / 'study'
-    before = ray_processes()
+    tag, env = tagged(tmp_path)
     result = run_script('study.py', '--config', 'a=--max_iter_num 2', '--config',
                         'b=--max_iter_num 3 --tau 0.005', '--config', 'c=--critic_lr 1e5',
-                        '--seeds', '500-501', '--out', out, *SHORT)
+                        '--seeds', '500-501', '--out', out, *SHORT, env=env)
     assert result.returncode == 0, result.stderr
     rows = results(out)
     assert [(r['config'], r['seed'], r['episodes']) for r in rows] == [
@@ -83,6 +95,7 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
         assert row['env_name'] == 'Pendulum-v1' and row['reached_goal'] == 'False'
         assert row['attempts'] == '1' and len(row['node']) == 56 and row['node_ip']
         assert float(row['actor_score']) < 0 and float(row['seconds']) > 0
+        assert float(row['critic_gap']) > 0 and 0 <= float(row['actor_gap']) <= 4
     # Each trial is the train.py run of its flags and seed, bit for bit.
     single = single_run(tmp_path, ['--max_iter_num', '3', '--tau', '0.005'], 501)
     assert checkpoint_scores(out, 'b', 501) == single['scores']
@@ -94,18 +107,21 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert '- c seed 500: no actor_score (training diverged in episode 0' in summary
     assert '| b | `--max_iter_num 3 --tau 0.005` | 2 | -' in summary
     assert '| b | -300 | 0/2, 0.00 (0.00 to 0.66) | 3 |' in summary  # 2 runs: no interval
+    assert "**Final critic's gap from the optimum" in summary  # which learns the truer critic
+    assert '| c | `--critic_lr 1e5` | 0 | - | - | - |' in summary.split("critic's gap")[1]
     for name in ('curves.png', 'profiles.png'):
         assert (out / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert not (out / 'improvement.png').exists()  # 2 runs a side: too few to compare
     assert 'results: {}/results.csv'.format(out) in result.stdout
     assert re.search(r'^b seed 501: no goal after 3 episodes .* attempt 1$', result.stdout, re.M)
-    assert ray_processes() - before == set()  # the Ray it started is gone, all of it
+    assert ray_processes(tag) == set()  # the Ray it started is gone, all of it
     # Run again: everything is read from disk, nothing is trained.
     again = run_script('study.py', '--out', out, *SHORT)
     assert again.returncode == 0 and '0 of 6 trials to run' in again.stdout
     assert results(out)[:4] == rows
 
 
+@pytest.mark.slow
 def test_seeds_per_trial_trains_seeds_together_with_one_row_each(tmp_path):
     out = tmp_path / 'study'
     result = run_script('study.py', '--config', 'a=--max_iter_num 3', '--seeds', '500-502',
@@ -160,10 +176,21 @@ def free_port():
      ['argument --seeds_per_trial: 0 is not a positive whole number']),
 ])
 def test_bad_input_gets_one_line_and_starts_nothing(tmp_path, flags, fragments):
+    import study  # in this process: the same checks as the script's, without its start-up
     flags = [flag.format(port=free_port()) for flag in flags]
-    result = run_script('study.py', *flags, '--out', tmp_path / 'study')
-    assert_clean_error(result, *fragments)
+    with pytest.raises(SystemExit) as exit:
+        study.main(flags + ['--out', str(tmp_path / 'study')])
+    line = str(exit.value.code)
+    assert line.startswith('error: ') and '\n' not in line
+    for fragment in fragments:
+        assert fragment in line, line
     assert not (tmp_path / 'study').exists()
+
+
+def test_bad_input_from_the_command_line_gets_one_line_and_no_traceback(tmp_path):
+    result = run_script('study.py', '--config', 'a=--tau 0', '--out', tmp_path / 'study')
+    assert_clean_error(result, '--config a: argument --tau: 0 is not in (0, 1]')
+    assert result.stdout == '' and not (tmp_path / 'study').exists()
 
 
 def test_without_ray_one_line_names_the_requirements_file(tmp_path):
@@ -197,20 +224,21 @@ def train_log(out, config, seed):
     return open(path).read() if os.path.exists(path) else ''
 
 
-def start_study(*args):
+def start_study(*args, env=None):
     return subprocess.Popen([sys.executable, os.path.join(ROOT, 'study.py'), *map(str, args)],
-                            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE,
+                            cwd=ROOT, env=env or script_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 LONG = '--max_iter_num 40 --checkpoint_interval 4 --log_interval 1'
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_every_running_trial_and_a_second_run_finishes_the_study(tmp_path):
     out = tmp_path / 'study'
-    before = ray_processes()
+    tag, env = tagged(tmp_path)
     study = start_study('--config', 'a=' + LONG, '--seeds', '500-501', '--workers', 2,
-                        '--out', out, *SHORT)
+                        '--out', out, *SHORT, env=env)
     wait_until(lambda: all('5 episode |' in train_log(out, 'a', s) for s in (500, 501)), study)
     os.killpg(study.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole process group
     stdout, stderr = study.communicate(timeout=120)
@@ -221,7 +249,7 @@ def test_ctrl_c_saves_every_running_trial_and_a_second_run_finishes_the_study(tm
     for seed in (500, 501):
         assert 'stopped by SIGINT in episode' in train_log(out, 'a', seed)
         assert 5 <= len(checkpoint_scores(out, 'a', seed)) < 40
-    assert ray_processes() - before == set()
+    assert ray_processes(tag) == set()
 
     again = run_script('study.py', '--out', out, *SHORT)
     assert again.returncode == 0, again.stderr
@@ -239,6 +267,7 @@ def worker_of(out, config, seed):
     return int(open(path).read().split()[-1])
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_trial_resumes_from_its_checkpoint(tmp_path):
     out = tmp_path / 'study'
     study = start_study('--config', 'a=' + LONG, '--seeds', 500, '--out', out, *SHORT)
@@ -264,6 +293,7 @@ def cluster():
     cluster.shutdown()
 
 
+@pytest.mark.slow
 def test_a_study_on_a_two_node_cluster_uses_both_nodes(tmp_path, cluster):
     out = tmp_path / 'study'
     result = run_script('study.py', '--address', cluster.address, '--config',
@@ -274,6 +304,7 @@ def test_a_study_on_a_two_node_cluster_uses_both_nodes(tmp_path, cluster):
     assert {row['node'] for row in results(out)} == nodes  # one trial on each node
 
 
+@pytest.mark.slow
 def test_a_trial_on_a_node_that_disappears_resumes_on_another(tmp_path, cluster):
     out = tmp_path / 'study'
     head, = (node for node in cluster.list_all_nodes() if node.is_head())
@@ -298,6 +329,7 @@ def test_a_trial_on_a_node_that_disappears_resumes_on_another(tmp_path, cluster)
     assert checkpoint_scores(out, 'a', seed) == single['scores']  # bit for bit
 
 
+@pytest.mark.slow
 def test_a_killed_study_finishes_when_run_again(tmp_path):
     out = tmp_path / 'study'
     study = start_study('--config', 'a=' + LONG, '--seeds', '500-501', '--workers', 2,

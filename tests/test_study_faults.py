@@ -31,6 +31,7 @@ def folder_state(out):
     return state
 
 
+@pytest.mark.slow
 def test_a_second_driver_on_a_live_study_starts_nothing_and_a_dead_ones_folder_is_taken_over(
         tmp_path):
     out = tmp_path / 'study'
@@ -54,6 +55,7 @@ def test_a_second_driver_on_a_live_study_starts_nothing_and_a_dead_ones_folder_i
     assert not os.path.exists(out / 'study.lock')  # let go at its end
 
 
+@pytest.mark.slow
 def test_a_study_owned_on_another_host_is_refused_until_taken_over(tmp_path):
     out = tmp_path / 'study'
     out.mkdir()
@@ -70,13 +72,13 @@ def test_a_study_owned_on_another_host_is_refused_until_taken_over(tmp_path):
     assert len(results(out)) == 2 and not os.path.exists(out / 'study.lock')
 
 
-@pytest.fixture(scope='module')
-def finished_study(tmp_path_factory):
-    """A study of two finished trials (seeds 500 and 501, 3 episodes each)."""
-    out = tmp_path_factory.mktemp('finished') / 'study'
-    result = run_script('study.py', *QUICK, '--out', out, *SHORT)
-    assert result.returncode == 0, result.stderr
-    return out
+@pytest.fixture(scope='session')
+def finished_study(made_once):
+    """A study of two finished trials (seeds 500 and 501, 3 episodes each), made once."""
+    def build(folder):
+        result = run_script('study.py', *QUICK, '--out', folder / 'study', *SHORT)
+        assert result.returncode == 0, result.stderr
+    return made_once('finished_study', build) / 'study'
 
 
 def copy_of(study, tmp_path):
@@ -88,6 +90,7 @@ def trial(out, seed, name):
     return out / 'trials' / 'a' / 'seed{}'.format(seed) / name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage, note', [
     ('result', r'a seed 500: .*seed500/result\.json is damaged \(Expecting value: line 1 '
                r'column 10 \(char 9\)\); its saved actor is scored again'),
@@ -130,6 +133,7 @@ def test_a_damaged_trial_is_redone_from_what_reads_back_whole(finished_study, tm
         assert os.path.exists(str(checkpoint) + '.damaged')  # kept, not lost
 
 
+@pytest.mark.slow
 def test_a_trial_of_seeds_together_that_ended_is_finished_not_an_error(tmp_path):
     out = tmp_path / 'study'
     first = run_script('study.py', *QUICK, '--seeds_per_trial', 2, '--out', out, *SHORT)
@@ -145,6 +149,7 @@ def test_a_trial_of_seeds_together_that_ended_is_finished_not_an_error(tmp_path)
         (r['seed'], r['episodes'], r['score_avg'], r['error']) for r in before]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name, text, fragments', [
     ('study.json', '{"configs": [["a", ', ['study.json is damaged (Expecting value',
                                            'nothing was changed', 'Restore it from a copy']),
@@ -161,6 +166,7 @@ def test_a_damaged_study_file_gets_one_line_and_nothing_changes(finished_study, 
     assert folder_state(out) == before
 
 
+@pytest.mark.slow
 def test_a_full_disk_leaves_the_trial_unfinished_and_says_so_last(tmp_path, small_disk):
     # Room for the study's small files and the actor, not for the trial's checkpoint.
     out = small_disk / 'study'
@@ -216,6 +222,7 @@ def ray_cluster(tmp_path):
             node.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_a_cluster_started_with_rays_command_line_runs_a_study_on_both_nodes(tmp_path,
                                                                           ray_cluster):
     address, env = ray_cluster

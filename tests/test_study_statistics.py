@@ -54,6 +54,7 @@ def test_the_probability_of_improvement_and_its_interval_are_rliables():
     assert (low, high) == pytest.approx(tuple(intervals[:, 0]))
 
 
+@pytest.mark.slow
 def test_separated_configurations_give_about_1_and_identical_ones_about_half():
     rng = np.random.default_rng(1)
     good, bad = rng.normal(-150, 5, 10), rng.normal(-300, 30, 10)
@@ -130,6 +131,7 @@ def test_runs_short_of_the_goal_count_as_their_whole_budget():
         np.array([120] * 6 + [300] * 4).reshape(-1, 1)))
 
 
+@pytest.mark.slow
 def test_the_words_say_which_configuration_is_better_and_when_none_can_be_told():
     configs = [('base', []), ('better', ['--tau', '0.005']), ('same', [])]
     rng = np.random.default_rng(3)
@@ -184,6 +186,7 @@ def test_too_few_runs_give_points_and_no_interval_or_verdict(tmp_path):
     png(tmp_path / 'profiles.png')
 
 
+@pytest.mark.slow
 def test_five_runs_a_side_give_intervals_and_a_verdict(tmp_path):
     text, written = report(tmp_path, [-200.0, -210.0, -205.0, -190.0, -220.0],
                            [-150.0, -152.0, -149.0, -155.0, -151.0])
@@ -197,6 +200,7 @@ def png(path):
     assert np.ptp(image[..., :3]) > 100  # something is drawn on it
 
 
+@pytest.mark.slow
 def test_a_real_study_writes_its_statistics_and_figures(tmp_path):
     out = tmp_path / 'study'
     result = run_script('study.py', '--config', 'a=--max_iter_num 3', '--config',
@@ -238,6 +242,7 @@ def test_a_real_study_writes_its_statistics_and_figures(tmp_path):
     png(out / 'curves.png')
 
 
+@pytest.mark.slow
 def test_a_fixed_budget_study_reads_as_one(tmp_path):
     out = tmp_path / 'study'
     result = run_script('study.py', '--config', 'a=--goal_score inf --max_iter_num 2',

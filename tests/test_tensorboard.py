@@ -56,7 +56,7 @@ def test_tensorboard_opens_on_the_decks_curve(tmp_path):
     tags = sorted(scalars(result['run_dir']), key=lambda tag: (tag.split('/')[0], tag))
     assert tags[0] == 'log/score'
     assert [tag.split('/')[0] for tag in tags] == sorted(tag.split('/')[0] for tag in tags)
-    assert {tag.split('/')[0] for tag in tags} == {'log', 'policy', 'test', 'train'}
+    assert {tag.split('/')[0] for tag in tags} == {'log', 'policy', 'test', 'train', 'truth'}
     assert all(group > 'log' for group in {tag.split('/')[0] for tag in tags} - {'log'})
 
 

@@ -26,6 +26,7 @@ def episode_scores(stdout):
     return [float(s) for s in re.findall(r'^\d+ episode \| score: (-?[\d.]+)$', stdout, re.M)]
 
 
+@pytest.mark.slow
 def test_without_a_display_it_records_a_real_mp4_and_reports_mean_and_std(tmp_path, actor_file):
     result = run_script('test.py', '--load_model', actor_file, '--episodes', 2, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -45,6 +46,7 @@ def test_without_a_display_it_records_a_real_mp4_and_reports_mean_and_std(tmp_pa
     assert not list(tmp_path.glob('videos/*.part.mp4'))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['swing.mp4', 'swing.gif'])
 def test_record_writes_where_asked_in_the_format_its_name_gives(tmp_path, actor_file, name):
     target = tmp_path / 'out' / name
@@ -74,6 +76,7 @@ def test_record_refuses_other_formats(tmp_path, actor_file):
     assert '--record needs a file name ending in .mp4 or .gif' in result.stderr
 
 
+@pytest.mark.slow
 def test_both_checkpoint_formats_round_trip_and_score_the_same(tmp_path, actor_file):
     weights = torch.load(actor_file, weights_only=True)
     actor = Actor(3, 1, 64)
@@ -94,6 +97,7 @@ def test_both_checkpoint_formats_round_trip_and_score_the_same(tmp_path, actor_f
     assert len(scores[0]) == 2 and all(s == scores[0] for s in scores)
 
 
+@pytest.mark.slow
 def test_episode_i_starts_from_reset_seed_seed_plus_i(actor_file):
     # a named set of starts: the scores of --seed 20 --episodes 3 are those of seeds 20, 21, 22
     three = run_script('test.py', '--load_model', actor_file, '--episodes', 3, '--no_render',
@@ -105,6 +109,7 @@ def test_episode_i_starts_from_reset_seed_seed_plus_i(actor_file):
     assert len(set(scores)) == 3
 
 
+@pytest.mark.slow
 def test_noise_is_off_unless_asked(actor_file):
     plain = [run_script('test.py', '--load_model', actor_file, '--episodes', 1, '--no_render')
              for _ in range(2)]

@@ -27,6 +27,7 @@ DECK_DEFAULTS = {
     'seed': 500, 'replay_buffer_size': 10000, 'device': 'cpu', 'checkpoint_interval': 50,
     'threads': None,  # one, measured (benchmarks/bench.py threads)
     'eval_interval': None, 'eval_episodes': 10,
+    'landscape_interval': None,  # every 20 episodes on Pendulum, never elsewhere
     # the stabilizers, off: the deck's algorithm
     'gradient_clip_actor': None, 'gradient_clip_critic': None, 'tanh_actor': False,
     # the deck's autograd train_model instead of the same update written out by hand
@@ -237,6 +238,7 @@ def test_diagnose_measures_the_gradients_the_update_uses_and_changes_nothing():
     assert abs(found['train/q_value_std'] - q.std().item()) < 1e-6
 
 
+@pytest.mark.slow
 def test_the_tanh_actor_run_stays_in_bounds_and_its_actor_loads_in_test_py(tmp_path):
     result = train_in(tmp_path, '--max_iter_num', 2, '--tanh_actor', '--gradient_clip_actor',
                       0.5, '--gradient_clip_critic', 1.0)
@@ -323,6 +325,7 @@ def test_warm_start_from_an_actor_of_another_size_is_refused(tmp_path):
     assert_clean_error(result, '(3, 1, 32)', '--hidden_size 64')
 
 
+@pytest.mark.slow
 def test_the_default_run_reaches_the_decks_goal(tmp_path):
     """`python train.py` with the deck's defaults and seed 500 reaches a 100-episode
     average above -300. The goal needs a full window, so 100 episodes is the floor.
@@ -405,6 +408,7 @@ def screen_states(shown):
     return [part for part in re.split(r'[\r\n]+', shown) if part.strip()]
 
 
+@pytest.mark.slow
 def test_a_progress_line_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
     flags = ['--max_iter_num', 3, '--log_interval', 1, '--save_path', tmp_path,
              '--logdir', tmp_path]
@@ -420,6 +424,7 @@ def test_a_progress_line_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
     assert re.findall(r'^(\d) episode \| score_avg', plain.stdout, re.M) == ['0', '1', '2']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flags, interrupt_at, ending', [
     (['--max_iter_num', 3], None,
      r'ran its last episode, 3 \(--max_iter_num\): last 3 average -\d+\.\d, goal > -300'),
@@ -440,6 +445,7 @@ def test_the_progress_line_ends_by_saying_how_the_run_ended(tmp_path, flags, int
                                          else 0), errors
 
 
+@pytest.mark.slow
 def test_evaluation_during_training_logs_the_policys_own_score_and_changes_nothing(tmp_path):
     plain = train_in(tmp_path / 'plain', '--max_iter_num', 4)
     result = train_in(tmp_path / 'eval', '--max_iter_num', 4, '--eval_interval', 2,

@@ -159,6 +159,7 @@ def same_run(a, b):
                                           b['critic_optimizer']['state'][3].values()))
 
 
+@pytest.mark.slow
 def test_a_seed_is_the_same_bit_for_bit_whichever_seeds_share_its_batch(tmp_path):
     # Alone, with one seed, with two, and ninth of ten (where a stacked Adam step once
     # rounded the critic's last bias differently, from the 14th update on).
@@ -185,6 +186,7 @@ def test_a_seed_matches_its_single_train_py_run_to_rounding(tmp_path):
             torch.testing.assert_close(seed[name][k], single[name][k], atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_path):
     flags = ['--seeds', '500,501', '--max_iter_num', 8, '--log_interval', 1]
     whole = batch_run(tmp_path, '500,501', '--max_iter_num', 8, tag='whole')
@@ -207,6 +209,7 @@ def test_ctrl_c_saves_every_seed_and_load_model_resumes_them_bit_for_bit(tmp_pat
         assert steps == list(range(8))  # one run folder per seed, each episode logged once
 
 
+@pytest.mark.slow
 def test_the_printed_resume_command_alone_resumes_the_batch_as_it_was(tmp_path):
     # Started with flags of its own; resumed with nothing but the command it printed:
     # each seed ends where the uninterrupted batch ended, not at the default's goal, and
@@ -263,6 +266,7 @@ def test_episodes_of_different_lengths_never_cross_a_boundary(tmp_path):
     assert leaver[-1] < lander[-1]
 
 
+@pytest.mark.slow
 def test_seeds_stopped_at_different_steps_resume_bit_for_bit(tmp_path):
     # Landers end their episodes at different steps, so a Ctrl-C saves each seed at a
     # step count (and an Adam step count) of its own; resumed, each goes on with its own
@@ -289,6 +293,7 @@ def test_seeds_stopped_at_different_steps_resume_bit_for_bit(tmp_path):
         assert resumed['episode'] == 4 and same_run(resumed, seed_state(whole, seed))
 
 
+@pytest.mark.slow
 def test_a_diverging_seed_stops_alone(tmp_path):
     result = run_script('train_seeds.py', '--seeds', '500-503', '--actor_lr', 1e5,
                         '--max_iter_num', 3, '--save_path', tmp_path, '--logdir', tmp_path / 'l')
@@ -324,6 +329,7 @@ def test_a_single_runs_checkpoint_is_refused_with_the_command_that_resumes_it(tm
     assert_clean_error(result, 'the checkpoint of one run', 'python train.py --load_model')
 
 
+@pytest.mark.slow
 def test_each_seed_reaches_the_decks_goal_on_its_own_and_saves_its_actor(tmp_path):
     # The deck's defaults: each seed stops learning at its own goal while the others
     # go on (seeds 500-502: 157, 180 and 175 episodes); its actor is <run name>.pth.
@@ -346,6 +352,7 @@ def test_each_seed_reaches_the_decks_goal_on_its_own_and_saves_its_actor(tmp_pat
     assert [entry['ended'] for entry in batch['seeds']] == ['goal'] * 3
 
 
+@pytest.mark.slow
 def test_a_resumed_batch_reports_the_seeds_that_ended_before_it_stopped(tmp_path):
     # Seeds 501-503 diverge in episode 0 at this rate, and 500 goes on; a Ctrl-C later,
     # then --load_model: the resumed batch's results still hold all four seeds.

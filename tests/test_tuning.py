@@ -39,14 +39,18 @@ def journal(out):
     return optuna.load_study(study_name='tuning', storage=storage).get_trials()
 
 
-@pytest.fixture(scope='module')
-def tuned(tmp_path_factory):
-    out = tmp_path_factory.mktemp('tuning') / 'tune'
-    result = run_script('study.py', '--tune', 4, *SEARCH, *SMALL, '--out', out)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out, result.stdout
+@pytest.fixture(scope='session')
+def tuned(made_once):
+    """A small tuning, made once for the run: (its folder, what it printed)."""
+    def build(folder):
+        result = run_script('study.py', '--tune', 4, *SEARCH, *SMALL, '--out', folder / 'tune')
+        assert result.returncode == 0, result.stdout + result.stderr
+        (folder / 'stdout').write_text(result.stdout)
+    folder = made_once('tuning', build)
+    return folder / 'tune', (folder / 'stdout').read_text()
 
 
+@pytest.mark.slow
 def test_a_small_tuning_writes_every_file_and_its_trials_read_back_in_optuna(tuned):
     out, stdout = tuned
     for name in ('tuning.csv', 'best.md', 'history.png', 'importance.png', 'optuna.journal',
@@ -74,6 +78,7 @@ def test_a_small_tuning_writes_every_file_and_its_trials_read_back_in_optuna(tun
     assert 'importance: --gamma' in stdout or 'importance: --log_interval' in stdout
 
 
+@pytest.mark.slow
 def test_a_hopeless_setting_is_pruned_with_the_episode_it_stopped_at(tuned):
     out, _ = tuned
     rows = tuning_csv(out)
@@ -89,6 +94,7 @@ def test_a_hopeless_setting_is_pruned_with_the_episode_it_stopped_at(tuned):
             assert row['state'] == 'complete'
 
 
+@pytest.mark.slow
 def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     out = tmp_path / 'tune'
     flags = ['--tune', 3, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
@@ -148,6 +154,7 @@ def test_a_bad_search_from_the_command_line_gets_one_line_and_no_traceback(tmp_p
     assert result.stdout == '' and not (tmp_path / 'tune').exists()
 
 
+@pytest.mark.slow
 def test_a_tuning_resumed_with_other_settings_is_refused(tuned, tmp_path):
     out, _ = tuned
     before = (out / 'tuning.csv').read_bytes()
@@ -161,6 +168,7 @@ def test_a_tuning_resumed_with_other_settings_is_refused(tuned, tmp_path):
                        '--objective is for a tuning, and {} is a study'.format(study))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage, fragment', [
     ('cut', 'optuna.journal does not read back'),
     ('remove', 'optuna.journal is missing, and'),
@@ -204,6 +212,7 @@ def copy_of_tuning(tuned, tmp_path):
     return out
 
 
+@pytest.mark.slow
 def test_flags_read_back_from_the_journal_are_checked_before_they_train(tuned, tmp_path):
     # Someone else's journal gives its trials an environment of their own (`this`, which
     # prints when imported): the confirmation would train the best trial's flags.
@@ -224,36 +233,39 @@ def test_flags_read_back_from_the_journal_are_checked_before_they_train(tuned, t
     assert 'Zen of Python' not in result.stdout
 
 
-@pytest.mark.parametrize('tail', [
-    b'{"op_code":8,"worker_id":"x","trial_id":0,"user_at',  # a write cut short
-    b'garbage\n',  # a whole line that is no entry
-])
-def test_a_damaged_last_journal_line_is_set_aside_and_the_tuning_goes_on(tuned, tmp_path, tail):
+@pytest.mark.slow
+def test_a_damaged_last_journal_line_is_set_aside_and_the_tuning_goes_on(tuned, tmp_path):
+    # A write cut short (a kill, a full disk), then a whole line that is no entry: each is
+    # set aside before the tuning appends, and the trial it goes on with is not lost.
     out = copy_of_tuning(tuned, tmp_path)
     study = json.loads((out / 'study.json').read_text())
-    (out / 'study.json').write_text(json.dumps(dict(study, tune=5)))  # one trial to go
-    whole = (out / 'optuna.journal').read_bytes()
-    with open(out / 'optuna.journal', 'ab') as f:
-        f.write(tail)
-    result = run_script('study.py', '--out', out)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r'^{} ended in (an entry cut short \(a write stopped by a kill or a '
-                     r'full disk\)|a line that is not an entry); it is '
-                     r'kept in {}, and the tuning goes on from the \d+ whole entries before '
-                     r'it$'.format(re.escape(str(out / 'optuna.journal')),
-                                   re.escape(str(out / 'optuna.journal.damaged'))),
-                     result.stdout, re.M), result.stdout
-    assert (out / 'optuna.journal.damaged').read_bytes() == tail
-    journal_now = (out / 'optuna.journal').read_bytes()
-    assert journal_now.startswith(whole) and tail not in journal_now
-    assert [t.number for t in journal(out)] == [0, 1, 2, 3, 4]  # no trial lost
-    assert [row['trial'] for row in tuning_csv(out)] == ['0', '1', '2', '3', '4']
+    for tune, tail, words in ((5, b'{"op_code":8,"worker_id":"x","trial_id":0,"user_at',
+                               r'an entry cut short \(a write stopped by a kill or a full '
+                               r'disk\)'),
+                              (6, b'garbage\n', 'a line that is not an entry')):
+        (out / 'study.json').write_text(json.dumps(dict(study, tune=tune)))  # a trial to go
+        whole = (out / 'optuna.journal').read_bytes()
+        with open(out / 'optuna.journal', 'ab') as f:
+            f.write(tail)
+        result = run_script('study.py', '--out', out)
+        assert result.returncode == 0, result.stdout + result.stderr
+        kept = out / ('optuna.journal.damaged' if tune == 5 else 'optuna.journal.damaged.2')
+        assert re.search(r'^{} ended in {}; it is kept in {}, and the tuning goes on from the '
+                         r'\d+ whole entries before it$'.format(
+                             re.escape(str(out / 'optuna.journal')), words,
+                             re.escape(str(kept))), result.stdout, re.M), result.stdout
+        assert kept.read_bytes() == tail
+        journal_now = (out / 'optuna.journal').read_bytes()
+        assert journal_now.startswith(whole) and tail not in journal_now
+        assert [t.number for t in journal(out)] == list(range(tune))  # no trial lost
+        assert [row['trial'] for row in tuning_csv(out)] == [str(n) for n in range(tune)]
     again = run_script('study.py', '--out', out)  # after the repair: nothing to set aside
     assert again.returncode == 0, again.stdout + again.stderr
     assert 'ended in' not in again.stdout
     assert (out / 'optuna.journal').read_bytes() == journal_now
 
 
+@pytest.mark.slow
 def test_a_stopped_confirmation_names_the_command_that_finishes_the_tuning(tuned, tmp_path):
     out = copy_of_tuning(tuned, tmp_path)
     shutil.rmtree(out / 'confirm')  # the confirmation to run again

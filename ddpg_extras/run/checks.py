@@ -155,6 +155,11 @@ def check_flags(args, usage_error):
     if args.replay_buffer_size < args.batch_size:
         usage_error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
                      '{})'.format(args.replay_buffer_size, args.batch_size))
+    if getattr(args, 'landscape_interval', None) and args.env_name.split(':')[-1] not in (
+            'Pendulum-v1', 'Pendulum-v0'):
+        usage_error('--landscape_interval {}: the landscapes are drawn for Pendulum alone, '
+                    'whose state is a plane; {} has no picture to draw: drop it'.format(
+                        args.landscape_interval, args.env_name))
     return check_device(usage_error, args.device)
 
 

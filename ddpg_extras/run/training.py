@@ -23,6 +23,7 @@ from ddpg_extras.run.files import (
     set_aside,
 )
 from ddpg_extras.run.instruments import Instruments, divergence, finite
+from ddpg_extras.run.landscape import landscape_for
 from ddpg_extras.run.writer import RunWriter, hyperparameters_table, make_run_name
 
 
@@ -64,6 +65,7 @@ class Run:
         args, self.env, self.env_name = self.args, env, env.spec.id
         self.agent, self.replay_buffer, self.ou_noise = agent, replay_buffer, ou_noise
         self.instruments = Instruments(env.action_space.low, env.action_space.high, args.seed)
+        self.landscape = landscape_for(args, self.env_name)  # Pendulum: its state is a plane
         self.eval_env = make_env(self.env_name) if args.eval_interval else None
         self.scores, self.steps, seconds, self.start_episode = [], 0, 0.0, 0
         if self.resume:
@@ -166,9 +168,22 @@ class Run:
         if args.eval_interval and (episode + 1) % args.eval_interval == 0:
             writer.add_scalar('test/score', evaluate(agent.actor, self.eval_env,
                                                      args.eval_episodes, args.seed + 1), episode)
+        if self.landscape and (episode % self.landscape.interval == 0 or self.last(episode)):
+            self.landscape.log(writer, episode, agent.actor, agent.critic)  # --landscape_interval
         if not self.in_cohort:
             self.session.progress.show('episode {} | {}'.format(episode, average_text(
                 self.scores, self.args.goal_score)), steps)
+
+    def last(self, episode):
+        """Whether the episode just logged ends the run: its goal, or --max_iter_num."""
+        return (reached_goal(self.scores[-100:], self.args.goal_score)
+                or episode + 1 >= self.args.max_iter_num)
+
+    def gaps(self):
+        """The last landscape's gaps from the optimum, for the run's result (None each
+        where no landscape was drawn)."""
+        gaps = self.landscape and self.landscape.gaps_now
+        return gaps or {'actor_gap': None, 'critic_gap': None}
 
     def close(self):
         """The run's log and environments."""
@@ -301,7 +316,8 @@ class Run:
         actor_saved = self.writes.save('the actor', save, lambda: save_actor(actor, save, info))
         return (dict(result(info, save, self.checkpoint_path, self.run_dir,
                             time.time() - self.start_time), scores=self.scores,
-                     replay_buffer=self.replay_buffer), kept, actor_saved, run_saved)
+                     replay_buffer=self.replay_buffer, **self.gaps()),
+                kept, actor_saved, run_saved)
 
     def report(self, reached_goal, episodes, steps, minutes, recent_rewards):
         score_avg, goal = np.mean(recent_rewards), self.args.goal_score

@@ -53,6 +53,10 @@ class RunWriter:
     def add_scalar(self, tag, value, step):
         self.writer.add_scalar(tag, value, step)
 
+    def add_image(self, tag, image, step):
+        """An RGB array (height, width, 3), as TensorBoard's image tab shows it."""
+        self.writer.add_image(tag, image, step, dataformats='HWC')
+
     def add_text(self, tag, text):
         self.writer.add_text(tag, text)
 

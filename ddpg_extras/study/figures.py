@@ -13,7 +13,11 @@ from ddpg_extras.run.files import atomic_write  # noqa: E402
 from ddpg_extras.study import estimates  # noqa: E402
 
 TAG_TITLES = {'log/score': "episode score (log/score)",
-              'log/score_avg': 'average of the last 100 episodes (log/score_avg)'}
+              'log/score_avg': 'average of the last 100 episodes (log/score_avg)',
+              'truth/critic_gap': "the critic's gap from the optimum, mean |Q - V*| "
+                                  '(truth/critic_gap)',
+              'truth/actor_gap': "the actor's gap from the optimum, mean |mu - mu*| "
+                                 '(truth/actor_gap)'}
 POINTS = 300  # at most, along a curve's x axis
 
 
@@ -69,7 +73,7 @@ def curves_png(path, groups, tags, x='episodes', colors=None):
             if ax is axes[0]:
                 axes[-1].step(grid, [sum(r[-1] >= g for r in xs) for g in grid], where='post',
                               color=line.get_color(), linewidth=1.2)
-        ax.set_ylabel('score')
+        ax.set_ylabel('gap' if tag.startswith('truth/') else 'score')
         ax.set_title(TAG_TITLES.get(tag, tag), fontsize='medium')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize='small', loc='lower right')

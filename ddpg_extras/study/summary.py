@@ -15,6 +15,12 @@ from ddpg_extras.study import estimates, figures
 
 QUANTITIES = (('actor_score', "saved actors' noiseless score"),
               ('score_avg', 'final 100-episode average of the training scores'))
+# On Pendulum (the run's landscapes): how far each run's final critic and actor are from
+# the optimum, the mean over the state grid; lower is truer. Where the runs have them.
+GAPS = (('critic_gap', "final critic's gap from the optimum, mean |Q(s, mu(s)) - V*(s)| "
+                       'over the state grid (lower is truer)'),
+        ('actor_gap', "final actor's gap from the optimum, mean |mu(s) - mu*(s)| over the "
+                      'state grid (lower is truer)'))
 STATISTICS_COLUMNS = ('config', 'quantity', 'statistic', 'value', 'low', 'high', 'runs')
 
 
@@ -42,10 +48,11 @@ def config_statistics(name, runs, budget, baseline_scores):
     where there are estimates.MIN_RUNS runs (a side, for a comparison); else points."""
     goal_score, max_iter_num = budget
     found, missing = {}, []
-    for quantity, _ in QUANTITIES:
+    for quantity, _ in QUANTITIES + GAPS:
         scores = [number(row.get(quantity)) for row in runs]
-        missing += ['seed {}: no {} ({})'.format(row['seed'], quantity, why(row))
-                    for row, score in zip(runs, scores) if score is None]
+        if quantity not in dict(GAPS):  # (no gap: not Pendulum, or runs from before them)
+            missing += ['seed {}: no {} ({})'.format(row['seed'], quantity, why(row))
+                        for row, score in zip(runs, scores) if score is None]
         scores = [score for score in scores if score is not None]
         found[quantity] = [Estimate(name, quantity, statistic, *estimate, len(scores))
                            for statistic, estimate in aggregate(scores).items()]
@@ -102,7 +109,10 @@ def tables(configs, statistics, budgets, baseline, protocol):
     fixed budget), and the probability of improvement over the baseline."""
     flags = dict(configs)
     sections = []
-    for quantity, title in QUANTITIES:
+    for quantity, title in QUANTITIES + GAPS:
+        if quantity in dict(GAPS) and not any(found[quantity][0].runs
+                                              for found, _ in statistics.values()):
+            continue  # no run drew landscapes
         lines = ['**{}**{} (95% confidence intervals):'.format(
             title[0].upper() + title[1:], protocol if quantity == 'actor_score' else ''), '',
             '| configuration | flags | runs | IQM | median | mean |', '|---|---|---|---|---|---|']
@@ -248,7 +258,9 @@ def write_report(out, header, configs, rows, budgets, args):
                     if 'improvement' in found and found['improvement'][0].low is not None}
     if groups:
         written.append(os.path.join(out, 'curves.png'))
-        figures.curves_png(written[-1], groups, CURVE_TAGS, args.x, colors)
+        gaps = all(set(GAP_TAGS) <= set(run) for runs in groups.values() for run in runs)
+        figures.curves_png(written[-1], groups, CURVE_TAGS + (GAP_TAGS if gaps else ()), args.x,
+                           colors)
     if scores:
         written.append(os.path.join(out, 'profiles.png'))
         figures.profiles_png(written[-1], scores, protocol, colors)
@@ -259,6 +271,7 @@ def write_report(out, header, configs, rows, budgets, args):
 
 
 CURVE_TAGS = ('log/score', 'log/score_avg')
+GAP_TAGS = ('truth/critic_gap', 'truth/actor_gap')  # drawn too where every run logged them
 
 
 def needed_tags(x):
@@ -271,8 +284,8 @@ def curve_runs(out, rows, x):
     needed, groups, left_out = needed_tags(x), {}, []
     for row in rows:
         if row.get('run_dir') and row.get('episodes'):  # (the deck's loop logs no curves)
-            run = scalars(os.path.join(out, row['run_dir']), needed)
-            if set(run) == needed and (x == 'episodes' or set(run['log/score'][0]) <= set(
+            run = scalars(os.path.join(out, row['run_dir']), needed | set(GAP_TAGS))
+            if needed <= set(run) and (x == 'episodes' or set(run['log/score'][0]) <= set(
                     run['log/steps'][0])):  # (a run logged before log/steps existed has none)
                 groups.setdefault(row['config'], []).append(run)
             else:

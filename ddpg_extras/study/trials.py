@@ -35,10 +35,13 @@ from ddpg_extras.study.search import Reporter
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
+# On Pendulum, how far the final actor and critic are from the optimum (a run's landscape);
+# kept where the run has them, and not asked of a trial's files written before them
+GAPS = ('actor_gap', 'critic_gap')
 # the project's folder: test.py scores the actors; Ray's workers import the project from it
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
-           'score_avg', 'actor_score', 'actor_score_std', 'node', 'node_ip', 'attempts',
+           'score_avg', 'actor_score', 'actor_score_std', *GAPS, 'node', 'node_ip', 'attempts',
            'flags', 'run_dir', 'model', 'error')
 
 
@@ -233,7 +236,7 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None
 
 def kept(result):
     """What trained.json keeps of a run's result."""
-    return {key: result.get(key) for key in KEPT}
+    return {key: result.get(key) for key in KEPT + GAPS}
 
 
 def trial_checkpoint(folder, together, flags):

@@ -1,0 +1,136 @@
+"""plot.py --landscape (not in the deck): what a saved model has learned over Pendulum's
+state plane, beside the optimum (ddpg_extras/run/landscape.py), as a PNG:
+
+- a checkpoint: four panels, the actor's torque mu(s), the optimal mu*(s), the
+  critic's Q(s, mu(s)) and the optimal V*(s); an actor file: the two policy panels.
+  The paths of a few noiseless episodes are drawn over the policies: a good actor's
+  spiral in to the upright state, at the middle;
+- a run folder: the pictures its training logged to TensorBoard (truth/actor,
+  truth/critic) at a few episodes, from the first to the last, one row each."""
+import numpy as np
+import torch
+
+from ddpg_extras.run.checks import fail
+from ddpg_extras.run.environments import make_env
+from ddpg_extras.run.evaluation import evaluate
+from ddpg_extras.run.files import actor_bounds, actor_sizes, is_checkpoint, load_actor_weights
+from ddpg_extras.run.landscape import Landscape
+from ddpg_extras.run.optimum import MAX_SPEED, MAX_TORQUE
+from model import Actor, Critic
+
+PATHS = 3  # noiseless episodes drawn over the policies, from reset seeds 0, 1, 2 (test.py's)
+
+
+def networks(path, state):
+    """(actor, critic or None, gamma) of a model file as load_model_file loaded it, or
+    one line where it is not a model of Pendulum."""
+    weights, info = load_actor_weights(path, state)
+    name = info.get('env_name') or 'Pendulum-v1'
+    if name != 'Pendulum-v1' or actor_sizes(weights)[:2] != (3, 1):
+        fail('{} is a model of {}, with {} observations and {} actions; the landscapes are '
+             "drawn for Pendulum-v1 alone, whose state is a plane".format(
+                 path, name, *actor_sizes(weights)[:2]))
+    actor = Actor(*actor_sizes(weights), actor_bounds(weights))
+    actor.load_state_dict(weights)
+    if not is_checkpoint(state):  # an actor file: the deck's discount
+        return actor, None, 0.99
+    critic = Critic(3, 1, actor_sizes(weights)[2])
+    try:
+        critic.load_state_dict(state['critic'])
+    except (KeyError, RuntimeError, TypeError) as e:
+        fail('{} holds no critic that fits its actor ({}); it is damaged'.format(
+            path, str(e).split('\n')[0]))
+    gamma = state['args'].get('gamma')
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
+        fail('{} holds a --gamma of {!r}, not a discount in [0, 1]; it is damaged'.format(
+            path, gamma))
+    return actor, critic, float(gamma)
+
+
+def model_figure(path, state):
+    """The figure of a model file: its panels beside the optimum's, with paths."""
+    import matplotlib.pyplot as plt
+    actor, critic, gamma = networks(path, state)
+    landscape = Landscape(gamma)
+    mu, q = landscape.learned(actor, critic)
+    o = landscape.optimum
+    torque, value = ('torque', 'coolwarm', (-MAX_TORQUE, MAX_TORQUE)), (
+        'value', 'viridis', (o.value.min(), o.value.max()))  # each pair on one scale
+    panels = [(mu, 'actor mu(s)', *torque), (o.policy, 'optimum mu*(s)', *torque)]
+    if critic is not None:
+        panels += [(q, 'critic Q(s, mu(s))', *value),
+                   (o.value, 'optimum V*(s), gamma {:g}'.format(gamma), *value)]
+    paths = []
+    env = make_env('Pendulum-v1')
+    score = evaluate(actor, env, PATHS, 0, paths)
+    env.close()
+    figure, axes = plt.subplots(len(panels) // 2, 2, figsize=(10, 0.6 + 3.6 * len(panels) // 2),
+                                squeeze=False, layout='constrained')
+    for ax, (grid, title, what, colours, (low, high)) in zip(axes.ravel(), panels):
+        shown = ax.imshow(grid.T, origin='lower', aspect='auto', cmap=colours, vmin=low,
+                          vmax=high, extent=(-180, 180, -MAX_SPEED, MAX_SPEED))
+        figure.colorbar(shown, ax=ax, label=what)
+        ax.set_title(title, fontsize='medium')
+        ax.set_xlabel('angle (degrees; upright at 0)')
+        ax.set_ylabel('speed (rad/s)')
+    for ax in axes[0]:  # the episodes, over both policies
+        for k, states in enumerate(paths):
+            draw_path(ax, states, 'episode from reset seed {}'.format(k) if ax is axes[0, 0]
+                      else None)
+    gap = landscape.gaps(mu, q) if critic is not None else {
+        'actor_gap': float(np.abs(mu - o.policy).mean())}
+    figure.suptitle('{}: |mu - mu*| {:.2f} on average{}; {} noiseless episodes score {:.1f}'
+                    .format(path, gap['actor_gap'], '' if critic is None else
+                            ', |Q - V*| {:.1f}'.format(gap['critic_gap']), PATHS, score),
+                    fontsize='medium')
+    axes[0, 0].legend(fontsize='x-small', loc='lower left')
+    return figure
+
+
+def draw_path(ax, states, label):
+    """An episode's states as a line over a panel, broken where the angle wraps."""
+    angle = np.degrees(np.arctan2(states[:, 1], states[:, 0]))
+    wraps = np.flatnonzero(np.abs(np.diff(angle)) > 180) + 1
+    for i, (a, s) in enumerate(zip(np.split(angle, wraps), np.split(states[:, 2], wraps))):
+        ax.plot(a, s, color='black', linewidth=0.9, label=label if i == 0 else None)
+    ax.plot(angle[0], states[0, 2], 'o', color='black', markersize=3)
+
+
+def run_figure(run_dir, rows=4):
+    """The landscapes a run logged, at `rows` of its logged episodes, first to last."""
+    import matplotlib.pyplot as plt
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(run_dir, size_guidance={'images': 0})
+    events.Reload()
+    if not {'truth/actor', 'truth/critic'} <= set(events.Tags()['images']):
+        fail('{} holds no landscapes: train on Pendulum with --landscape_interval K (20 by '
+             'default) to log them'.format(run_dir))
+    actor, critic = events.Images('truth/actor'), events.Images('truth/critic')
+    chosen = sorted({round(i) for i in np.linspace(0, len(actor) - 1, min(rows, len(actor)))})
+    figure, axes = plt.subplots(len(chosen), 2, figsize=(13, 0.2 + 3.3 * len(chosen)),
+                                squeeze=False)
+    for row, i in zip(axes, chosen):
+        for ax, image in zip(row, (actor[i], critic[i])):
+            ax.imshow(decode(image.encoded_image_string))
+            ax.set_axis_off()
+        row[0].set_title('episode {}'.format(actor[i].step), loc='left', fontsize='medium')
+    figure.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01, wspace=0.02)
+    return figure
+
+
+def decode(png):
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert('RGB'))
+
+
+def landscape_figure(path):
+    """plot.py --landscape: a model file's figure, or a run folder's."""
+    import os
+
+    from ddpg_extras.run.files import load_model_file
+    if os.path.isdir(path):
+        return run_figure(path)
+    with torch.inference_mode():
+        return model_figure(path, load_model_file(path))
