@@ -131,15 +131,34 @@ def made_once(tmp_path_factory):
     return make
 
 
+SHARED = ('tuned', 'finished_study', 'stopped_batch', 'a_run', 'checkpoint')  # made_once's,
+# longest to build first
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle: random within each tier
 def pytest_collection_modifyitems(items):
     """The slow tests first: with pytest-xdist's --dist load, each worker takes the next
-    test as it finishes one, and the long ones, started early, do not end the run alone."""
-    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+    test as it finishes one, and the long ones, started early, do not end the run alone.
+    Of the tests that read a set-up made once (SHARED), one starts first, to build it,
+    and the others wait behind the other slow tests, not on its lock."""
+    builders = {}
+    for item in items:
+        for k, name in enumerate(SHARED):
+            if name in item.fixturenames and item.get_closest_marker('slow'):
+                builders.setdefault(name, (k, item))
+
+    def tier(item):
+        if item.get_closest_marker('slow') is None:
+            return (3, 0)
+        for k, builder in builders.values():
+            if builder is item:
+                return (0, k)
+        return (2 if set(SHARED) & set(item.fixturenames) else 1, 0)
+    items.sort(key=tier)
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto`: three workers for two cores, and so on. Half of a test's time is
+    """`-n auto`: two workers a core. Half of a test's time is
     spent waiting (Ray starting, a trial reaching the episode a test stops it at,
     processes starting), and another worker's test fills it."""
-    return (os.cpu_count() or 1) * 3 // 2
+    return (os.cpu_count() or 1) * 2

@@ -230,7 +230,7 @@ def start_study(*args, env=None):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-LONG = '--max_iter_num 40 --checkpoint_interval 4 --log_interval 1'
+LONG = '--max_iter_num 20 --checkpoint_interval 4 --log_interval 1'
 
 
 @pytest.mark.slow
@@ -248,7 +248,7 @@ def test_ctrl_c_saves_every_running_trial_and_a_second_run_finishes_the_study(tm
     assert 'Traceback' not in stderr
     for seed in (500, 501):
         assert 'stopped by SIGINT in episode' in train_log(out, 'a', seed)
-        assert 5 <= len(checkpoint_scores(out, 'a', seed)) < 40
+        assert 5 <= len(checkpoint_scores(out, 'a', seed)) < 20
     assert ray_processes(tag) == set()
 
     again = run_script('study.py', '--out', out, *SHORT)
@@ -276,7 +276,7 @@ def test_a_killed_worker_is_retried_and_the_trial_resumes_from_its_checkpoint(tm
     stdout, stderr = study.communicate(timeout=300)
     assert study.returncode == 0, stderr
     row, = results(out)
-    assert row['attempts'] == '2' and row['episodes'] == '40'
+    assert row['attempts'] == '2' and row['episodes'] == '20'
     assert 'resuming Pendulum-v1_seed500_' in train_log(out, 'a', 500)
     single = single_run(tmp_path, LONG.split(), 500)
     assert checkpoint_scores(out, 'a', 500) == single['scores']  # bit for bit

@@ -98,7 +98,7 @@ def test_a_hopeless_setting_is_pruned_with_the_episode_it_stopped_at(tuned):
 def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     out = tmp_path / 'tune'
     flags = ['--tune', 3, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
-             'base=--max_iter_num 30 --goal_score inf --checkpoint_interval 2 --log_interval 1',
+             'base=--max_iter_num 15 --goal_score inf --checkpoint_interval 2 --log_interval 1',
              '--workers', 2, '--pruner', 'none', '--confirm_seeds', 600, '--score_episodes', 2,
              '--out', out]
     tuning = start_study(*flags)  # trials 0 and 1 at once
