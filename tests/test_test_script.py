@@ -182,6 +182,7 @@ def red_pixels(bgr):
     return np.argwhere((bgr[..., 2] > 150) & (bgr[..., 1] < 120) & (bgr[..., 0] < 120))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which('Xvfb') is None,
                     reason='needs Xvfb (Debian package xvfb; .ci/run installs it)')
 def test_with_a_display_it_draws_the_pendulum_in_a_real_window(tmp_path):

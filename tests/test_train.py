@@ -136,6 +136,7 @@ def test_the_goal_needs_a_full_window_of_100_episodes(tmp_path, capsys):
     assert 'average {:.2f} > -1e+09'.format(avg) in out
 
 
+@pytest.mark.slow
 def test_reaching_the_goal_saves_the_decks_format_and_keeps_the_old_model(tmp_path, capsys):
     save = tmp_path / 'save_model'
     save.mkdir()
