@@ -176,6 +176,7 @@ def test_too_few_runs_give_points_and_no_interval_or_verdict(tmp_path):
             'than 5 scored runs (docs/studies.md): b has 2, a has 2; run 3 more seed(s) for '
             'them.') in text
     assert '| a | default flags | 2 | -205.0 | -205.0 | -205.0 |' in text  # points alone
+    assert 'confidence intervals' not in text  # and no heading that promises them
     with open(tmp_path / 'statistics.csv') as f:
         table = list(csv.DictReader(f))
     assert table and all(row['low'] == row['high'] == '' for row in table
@@ -191,6 +192,7 @@ def test_five_runs_a_side_give_intervals_and_a_verdict(tmp_path):
     text, written = report(tmp_path, [-200.0, -210.0, -205.0, -190.0, -220.0],
                            [-150.0, -152.0, -149.0, -155.0, -151.0])
     assert 'b beats a with probability 1.00' in text and 'No interval' not in text
+    assert '(95% confidence intervals):' in text
     png(tmp_path / 'improvement.png')
 
 

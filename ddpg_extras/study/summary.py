@@ -113,8 +113,11 @@ def tables(configs, statistics, budgets, baseline, protocol):
         if quantity in dict(GAPS) and not any(found[quantity][0].runs
                                               for found, _ in statistics.values()):
             continue  # no run drew landscapes
-        lines = ['**{}**{} (95% confidence intervals):'.format(
-            title[0].upper() + title[1:], protocol if quantity == 'actor_score' else ''), '',
+        shown = any(row.interval[1] is not None for found, _ in statistics.values()
+                    for row in found[quantity])  # too few runs: points alone
+        lines = ['**{}**{}{}:'.format(
+            title[0].upper() + title[1:], protocol if quantity == 'actor_score' else '',
+            ' (95% confidence intervals)' if shown else ''), '',
             '| configuration | flags | runs | IQM | median | mean |', '|---|---|---|---|---|---|']
         for name, (found, _) in statistics.items():
             cells = {row.statistic: estimate_text(*row.interval) for row in found[quantity]}
