@@ -7,6 +7,8 @@ state plane, beside the optimum (ddpg_extras/run/landscape.py), as a PNG:
   spiral in to the upright state, at the middle;
 - a run folder: the pictures its training logged to TensorBoard (truth/actor,
   truth/critic) at a few episodes, from the first to the last, one row each."""
+import os
+
 import numpy as np
 import torch
 
@@ -79,8 +81,8 @@ def model_figure(path, state):
                       else None)
     gap = landscape.gaps(mu, q) if critic is not None else {
         'actor_gap': float(np.abs(mu - o.policy).mean())}
-    figure.suptitle('{}: |mu - mu*| {:.2f} on average{}; {} noiseless episodes score {:.1f}'
-                    .format(path, gap['actor_gap'], '' if critic is None else
+    figure.suptitle('{}\n|mu - mu*| {:.2f} on average{}; {} noiseless episodes score {:.1f}'
+                    .format(os.path.basename(path), gap['actor_gap'], '' if critic is None else
                             ', |Q - V*| {:.1f}'.format(gap['critic_gap']), PATHS, score),
                     fontsize='medium')
     axes[0, 0].legend(fontsize='x-small', loc='lower left')
@@ -127,8 +129,6 @@ def decode(png):
 
 def landscape_figure(path):
     """plot.py --landscape: a model file's figure, or a run folder's."""
-    import os
-
     from ddpg_extras.run.files import load_model_file
     if os.path.isdir(path):
         return run_figure(path)
