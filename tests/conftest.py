@@ -140,7 +140,8 @@ def pytest_collection_modifyitems(items):
     """The slow tests first: with pytest-xdist's --dist load, each worker takes the next
     test as it finishes one, and the long ones, started early, do not end the run alone.
     Of the tests that read a set-up made once (SHARED), one starts first, to build it,
-    and the others wait behind the other slow tests, not on its lock."""
+    and the others next: a worker waiting on a set-up's lock leaves the cores to the
+    one that builds it, and the tests that read a tuning are among the longest."""
     builders = {}
     for item in items:
         for k, name in enumerate(SHARED):
@@ -153,7 +154,7 @@ def pytest_collection_modifyitems(items):
         for k, builder in builders.values():
             if builder is item:
                 return (0, k)
-        return (2 if set(SHARED) & set(item.fixturenames) else 1, 0)
+        return (1 if set(SHARED) & set(item.fixturenames) else 2, 0)
     items.sort(key=tier)
 
 
