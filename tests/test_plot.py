@@ -11,6 +11,7 @@ import train
 from conftest import assert_clean_error, run_script
 
 
+@pytest.mark.slow
 def test_plot_draws_the_runs_tags_into_a_png(tmp_path):
     runs = [train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
                         '--max_iter_num', '2', '--seed', seed])['run_dir'] for seed in ('1', '2')]

@@ -496,6 +496,7 @@ def test_the_decks_update_and_the_fast_one_train_alike(tmp_path):
     assert deck['scores'][0] != fast['scores'][0]  # really the other update
 
 
+@pytest.mark.slow
 def test_one_thread_by_default_and_the_same_run_bit_for_bit_on_two(tmp_path):
     before = torch.get_num_threads()
     try:
