@@ -112,10 +112,11 @@ def make_parser(prog=None, description=None, refused=(), helps=None):
                         help='save a checkpoint to resume from every N episodes, and whenever the '
                              'run ends (Ctrl-C included)')
     parser.add_argument('--landscape_interval', type=non_negative_int, default=None, metavar='K',
-                        help="every K episodes and at the end, draw the actor's and the critic's "
-                             'landscapes over the state plane beside the optimum, with how far '
-                             'each is from it, in TensorBoard (truth/); 0: never (default: 20 on '
-                             'Pendulum, whose state is a plane; 0 elsewhere)')
+                        help=shown('landscape_interval', "every K episodes and at the end, draw "
+                                   "the actor's and the critic's landscapes over the state plane "
+                                   'beside the optimum, with how far each is from it, in '
+                                   'TensorBoard (truth/); 0: never (default: 20 on Pendulum, '
+                                   'whose state is a plane; 0 elsewhere)'))
 
     # Stabilizers (not in the deck): all off by default, so the deck's algorithm runs unchanged.
     parser.add_argument('--gradient_clip_actor', type=positive_float, default=None, metavar='NORM',

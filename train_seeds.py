@@ -33,7 +33,11 @@ def make_parser():
                                helps={'load_model': "a batch's checkpoint (<name>.seeds.pth) to "
                                                     'resume, or an actor file to warm-start '
                                                     "every seed's actor from; a bare name is "
-                                                    'looked up in --save_path'})
+                                                    'looked up in --save_path',
+                                      'landscape_interval': "every K episodes and at the end, "
+                                      "draw each seed's landscapes in TensorBoard (truth/), as "
+                                      'train.py does; 0: never (default: 0, as 16 seeds would '
+                                      'spend several times what one run spends on them)'})
     parser.add_argument('--seeds', default=argparse.SUPPRESS, metavar='LIST',
                         help='the seeds, trained together: ranges and lists, e.g. 500-509 or '
                              '500,503,510-512 (500-509 unless given; when resuming, the '

@@ -135,6 +135,24 @@ def test_by_default_pendulum_is_drawn_and_other_environments_are_not(tmp_path):
     assert car['critic_gap'] is None
 
 
+def test_train_seeds_draws_each_seeds_landscapes_only_when_asked(tmp_path):
+    import train_seeds
+
+    def truth_steps(tag, *flags):
+        train_seeds.main(['--seeds', '500-501', '--max_iter_num', '2', '--save_path',
+                          str(tmp_path / tag), '--logdir', str(tmp_path / tag / 'logs'), *flags])
+        steps = []
+        for run_dir in sorted(glob.glob(str(tmp_path / tag / 'logs' / '*'))):
+            events = EventAccumulator(run_dir)
+            events.Reload()
+            scalars = events.Tags()['scalars']
+            steps.append([e.step for e in events.Scalars('truth/critic_gap')]
+                         if 'truth/critic_gap' in scalars else [])
+        return steps
+    assert truth_steps('default') == [[], []]  # 16 seeds' pictures would slow the batch
+    assert truth_steps('asked', '--landscape_interval', '1') == [[0, 1], [0, 1]]
+
+
 @pytest.mark.parametrize('flags, fragment', [
     (['--landscape_interval', -1], 'argument --landscape_interval: -1 is not a whole number >= 0'),
     (['--env_name', 'MountainCarContinuous-v0', '--landscape_interval', 5],

@@ -25,11 +25,14 @@ VALUE_COLOURS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 
 DEFAULT_INTERVAL = 20  # episodes between two pictures, on Pendulum
 
 
-def landscape_for(args, env_name):
+def landscape_for(args, env_name, in_cohort=False):
     """The run's Landscape, or None: every --landscape_interval episodes on Pendulum
-    (DEFAULT_INTERVAL unless given), never elsewhere (check_flags refuses it there)."""
+    (DEFAULT_INTERVAL unless given), never elsewhere (check_flags refuses it there). A seed of
+    train_seeds.py draws only when asked (default 0): 16 seeds' pictures would cost the
+    batch several times what one run's cost it."""
     interval = getattr(args, 'landscape_interval', None)  # (a checkpoint from before it)
-    interval = DEFAULT_INTERVAL if interval is None else interval
+    if interval is None:
+        interval = 0 if in_cohort else DEFAULT_INTERVAL
     return Landscape(args.gamma, interval) if interval and env_name == 'Pendulum-v1' else None
 
 

@@ -65,7 +65,7 @@ class Run:
         args, self.env, self.env_name = self.args, env, env.spec.id
         self.agent, self.replay_buffer, self.ou_noise = agent, replay_buffer, ou_noise
         self.instruments = Instruments(env.action_space.low, env.action_space.high, args.seed)
-        self.landscape = landscape_for(args, self.env_name)  # Pendulum: its state is a plane
+        self.landscape = landscape_for(args, self.env_name, self.in_cohort)  # Pendulum's plane
         self.eval_env = make_env(self.env_name) if args.eval_interval else None
         self.scores, self.steps, seconds, self.start_episode = [], 0, 0.0, 0
         if self.resume:
