@@ -16,6 +16,7 @@ tests/test_landscape.py checks it against the real environment: its greedy polic
 read off the grid, scores about -141 per episode (the best achievable is about -138),
 and V* is the discounted return of its own rollouts."""
 import os
+import zipfile
 
 import numpy as np
 
@@ -105,8 +106,8 @@ def optimum(gamma, grid=GRID):
         if (found.value.shape == found.policy.shape == grid[:2] and np.isfinite(found.value).all()
                 and np.isfinite(found.policy).all()):
             return found
-    except (OSError, ValueError, KeyError):  # none yet, or a damaged one: solved again
-        pass
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or
+        pass  # a damaged one (garbage, cut short): solved again
     found = solve(gamma, grid)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
