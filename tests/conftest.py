@@ -17,15 +17,16 @@ def script_env(display=False):
     return env
 
 
-def run_script(script, *args, cwd=None, display=False, merged=False, env=None, **kwargs):
+def run_script(script, *args, cwd=None, display=False, merged=False, env=None, timeout=900,
+               **kwargs):
     """Run `python script args...` in a fresh process, as a user would, without a
     display unless asked (so test.py records a video instead of opening a window).
     merged: its stderr in its stdout, in the order a terminal shows them."""
     output = (dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT) if merged
               else dict(capture_output=True))
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, args)],
-                          cwd=cwd or ROOT, env=env or script_env(display), text=True, timeout=900,
-                          **output, **kwargs)
+                          cwd=cwd or ROOT, env=env or script_env(display), text=True,
+                          timeout=timeout, **output, **kwargs)
 
 
 def start_script(script, *args):

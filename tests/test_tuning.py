@@ -43,7 +43,8 @@ def journal(out):
 def tuned(made_once):
     """A small tuning, made once for the run: (its folder, what it printed)."""
     def build(folder):
-        result = run_script('study.py', '--tune', 4, *SEARCH, *SMALL, '--out', folder / 'tune')
+        result = run_script('study.py', '--tune', 4, *SEARCH, *SMALL, '--out', folder / 'tune',
+                            timeout=1800)  # 1 to 7 minutes in a full run; 15 on a busy machine
         assert result.returncode == 0, result.stdout + result.stderr
         (folder / 'stdout').write_text(result.stdout)
     folder = made_once('tuning', build)
