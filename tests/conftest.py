@@ -120,13 +120,18 @@ def made_once(tmp_path_factory):
         root = root.parent  # this run's folder, shared by its workers
 
     def make(name, build):
-        import shutil
-        folder, done = root / name, root / (name + '.done')
+        folder, done, failed = (root / (name + end) for end in ('', '.done', '.failed'))
         with FileLock(str(root / (name + '.lock'))):
+            if failed.exists():  # once is enough: the others fail at once, not each again
+                pytest.fail('the set-up {!r} failed for an earlier test: {}'.format(
+                    name, failed.read_text()))
             if not done.exists():
-                shutil.rmtree(folder, ignore_errors=True)  # an attempt that failed
                 folder.mkdir()
-                build(folder)
+                try:
+                    build(folder)
+                except BaseException as e:
+                    failed.write_text('{}: {}'.format(type(e).__name__, e)[:2000])
+                    raise
                 done.touch()
         return folder
     return make
