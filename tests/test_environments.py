@@ -19,7 +19,7 @@ ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
     ('MountainCarContinuous-v0', None),
     ('LunarLanderContinuous-v3', 'Box2D'),
     ('InvertedPendulum-v5', 'mujoco'),
-    ('HalfCheetah-v5', 'mujoco'),
+    ('short_episodes:HalfCheetah50-v5', 'mujoco'),  # HalfCheetah-v5, 50 steps an episode
 ]
 
 
@@ -37,10 +37,13 @@ def test_train_and_test_run_on_the_environment(tmp_path, env_name, package):
     assert len(buffer) == result['steps'] and buffer.action_size == space.shape[0]
 
     video = tmp_path / 'episode.mp4'
+    # A module:Env is read off the .json only where the command line names it too.
+    typed = ['--env_name', env_name] if ':' in env_name else []
     shown = run_script('test.py', '--load_model', result['model'], '--episodes', 1,
-                       '--record', video)
+                       '--record', video, *typed,
+                       env=dict(script_env(), PYTHONPATH=os.path.dirname(__file__)))
     assert shown.returncode == 0, shown.stderr
-    assert 'on {}'.format(env_name) in shown.stdout  # the environment read off the .json
+    assert 'on {}'.format(env_name.split(':')[-1]) in shown.stdout  # off the .json, or typed
     frames = imageio.get_reader(video)
     first = frames.get_data(0)
     assert first.ndim == 3 and first.std() > 1  # a picture, not a blank frame
