@@ -321,12 +321,14 @@ def run_tuning(ray, out, configs, seeds, args):
         out, args.tune, args.sampler.upper(), ', '.join(d.text for d in space),
         seeds_text(seeds)), flush=True)
     study = tuning.open_search(out, base, space, args, defaults)  # a damaged one: one line
-    if not ray.is_initialized():
-        start_ray(ray, args, ROOT)
+    stopped = []
     try:  # one Ray for the search and its confirmation; trials at a time: its cores
-        slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
-        study, stopped = tuning.run_search(ray, out, study, base, seeds, space, args, defaults,
-                                           slots)
+        if tuning.searching(study, args):  # (a finished one starts no Ray: it only writes)
+            if not ray.is_initialized():
+                start_ray(ray, args, ROOT)
+            slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
+            study, stopped = tuning.run_search(ray, out, study, base, seeds, space, args,
+                                               defaults, slots)
         written, importance = tuning.write_tuning(out, study, space)
         print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
                                                      ', '.join(written)))

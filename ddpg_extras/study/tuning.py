@@ -200,6 +200,14 @@ def asked(study):
                for t in study.get_trials(deepcopy=False))
 
 
+def searching(study, args):
+    """Whether the search has trials to run: fewer than args.tune asked, or one left
+    running by a driver that stopped (run_search goes on with it first)."""
+    import optuna
+    return asked(study) < args.tune or any(
+        t.state == optuna.trial.TrialState.RUNNING for t in study.get_trials(deepcopy=False))
+
+
 def tell(study, trial, result, args):
     """Tell Optuna how the trial ended (a stopped one stays running, to go on next
     time), and return its line."""
