@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from test_study import SHORT, free_port, results, start_study, train_log, wait_until
+from test_study import SHORT, free_port, results, start_study, train_log, wait_until, worker_of
 
 from conftest import assert_clean_error, fill, run_script, script_env
 
@@ -35,22 +35,25 @@ def folder_state(out):
 def test_a_second_driver_on_a_live_study_starts_nothing_and_a_dead_ones_folder_is_taken_over(
         tmp_path):
     out = tmp_path / 'study'
-    config = 'a=--max_iter_num 100 --checkpoint_interval 4 --log_interval 1'
+    config = 'a=--max_iter_num 12 --checkpoint_interval 4 --log_interval 1'
     first = start_study('--config', config, '--seeds', 500, '--out', out, *SHORT)
     wait_until(lambda: '5 episode |' in train_log(out, 'a', 500), first)
+    worker = worker_of(out, 'a', 500)
+    os.kill(worker, signal.SIGSTOP)  # its trial frozen, unfinished, however slow the next
     second = run_script('study.py', '--config', config, '--seeds', 500, '--out', out, *SHORT)
     assert_clean_error(second, '{} is in use by another study driver: host {}, process {}, '
                                'since '.format(out, os.uname().nodename, first.pid),
                        'kill {}'.format(first.pid))
     assert second.stdout == ''
     os.killpg(first.pid, signal.SIGKILL)  # the driver dies, and its lock stays behind
+    os.kill(worker, signal.SIGKILL)  # (a frozen worker cannot see its Ray end)
     first.communicate(timeout=60)
     assert os.path.exists(out / 'study.lock')
     third = run_script('study.py', '--out', out, *SHORT)
     assert third.returncode == 0, third.stderr
     assert 'took over {} from a study driver that died: host'.format(out) in third.stdout
     row, = results(out)
-    assert row['episodes'] == '100' and row['error'] == '' and row['attempts'] == '2'
+    assert row['episodes'] == '12' and row['error'] == '' and row['attempts'] == '2'
     assert len(os.listdir(out / 'trials' / 'a' / 'seed500' / 'logs')) == 1  # one run folder
     assert not os.path.exists(out / 'study.lock')  # let go at its end
 
