@@ -59,16 +59,16 @@ def test_a_second_driver_on_a_live_study_starts_nothing_and_a_dead_ones_folder_i
 
 
 @pytest.mark.slow
-def test_a_study_owned_on_another_host_is_refused_until_taken_over(tmp_path):
-    out = tmp_path / 'study'
-    out.mkdir()
+def test_a_study_owned_on_another_host_is_refused_until_taken_over(finished_study, tmp_path):
+    out = copy_of(finished_study, tmp_path)
     owner = {'host': 'elsewhere', 'pid': 4242, 'since': '2026-11-30 08:00:00 +0000'}
     (out / 'study.lock').write_text(json.dumps(owner))
+    before = folder_state(out)
     refused = run_script('study.py', *QUICK, '--out', out, *SHORT)
     assert_clean_error(refused, 'is in use by a study driver on another host: host elsewhere, '
                                 'process 4242, since 2026-11-30 08:00:00 +0000',
                        'if that driver is gone', 'python study.py --out {} --take_over'.format(out))
-    assert os.listdir(out) == ['study.lock']
+    assert folder_state(out) == before
     taken = run_script('study.py', *QUICK, '--out', out, '--take_over', *SHORT)
     assert taken.returncode == 0, taken.stderr
     assert 'took over {} from host elsewhere, process 4242'.format(out) in taken.stdout
