@@ -39,15 +39,16 @@ def start_ray(ray, args, root):
     args.address; else one line that says why not, and for a cluster's token what to
     set. Workers import the project from root: on a cluster, every node needs the
     repository at this same path (docs/studies.md, "On a cluster")."""
-    runtime_env = {'env_vars': {'PYTHONPATH': root, 'OMP_NUM_THREADS': '1'}}
-    options = dict(runtime_env=runtime_env, log_to_driver=False, logging_level='ERROR')
+    env_vars = {'PYTHONPATH': root, 'OMP_NUM_THREADS': '1'}
+    options = dict(log_to_driver=False, logging_level='ERROR')
     with held_back_stderr() as said:  # Ray's own warnings, from Python and from C++
         try:
             if args.address:
-                ray.init(address=args.address, **options)
-            else:
-                ray.init(address='local', num_cpus=args.workers, include_dashboard=False,
-                         **options)
+                ray.init(address=args.address, runtime_env={'env_vars': env_vars}, **options)
+            else:  # Ray's processes inherit this one's environment: the workers it starts
+                os.environ.update(env_vars)  # at once serve the trials (a runtime_env
+                ray.init(address='local', num_cpus=args.workers,  # would start others)
+                         include_dashboard=False, **options)
             stop_as_ctrl_c()  # not Ray's SIGTERM handler, which ray.init has set
             return
         except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
