@@ -29,6 +29,15 @@ def run_script(script, *args, cwd=None, display=False, merged=False, env=None, t
                           timeout=timeout, **output, **kwargs)
 
 
+def run_script_after(prelude, script, *args):
+    """Run `python script args...` as run_script does, after the Python lines of prelude
+    in the same process (a module made missing, a function replaced)."""
+    code = '{}\nimport runpy, sys\nsys.argv = [{!r}] + sys.argv[1:]\nrunpy.run_path({!r}, ' \
+        'run_name="__main__")'.format(prelude, script, script)
+    return subprocess.run([sys.executable, '-c', code, *map(str, args)], cwd=ROOT,
+                          env=script_env(), capture_output=True, text=True, timeout=900)
+
+
 def start_script(script, *args):
     """Start `python script args...` and return the process, its output a text pipe."""
     return subprocess.Popen([sys.executable, os.path.join(ROOT, script), *map(str, args)],

@@ -2,8 +2,6 @@
 import ctypes.util
 import os
 import shutil
-import subprocess
-import sys
 
 import gymnasium as gym
 import imageio.v2 as imageio
@@ -12,7 +10,7 @@ import pytest
 
 import train
 import utils
-from conftest import ROOT, assert_clean_error, in_a_window, run_script, script_env
+from conftest import ROOT, assert_clean_error, in_a_window, run_script, run_script_after, script_env
 from ddpg_extras.run import environments
 
 ENVIRONMENTS = [  # (name, the package it needs beyond requirements.txt)
@@ -60,11 +58,9 @@ def test_the_noise_keeps_pendulums_scale_and_fits_other_ranges():
 
 def test_a_missing_optional_dependency_gets_one_line(tmp_path):
     # As if MuJoCo were not installed: importing it fails.
-    code = ("import runpy, sys; sys.modules['mujoco'] = None; sys.argv = ['train.py'] + "
-            "sys.argv[1:]; runpy.run_path('train.py', run_name='__main__')")
-    result = subprocess.run([sys.executable, '-c', code, '--env_name', 'HalfCheetah-v5',
-                             '--save_path', str(tmp_path), '--logdir', str(tmp_path)],
-                            cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    result = run_script_after("import sys; sys.modules['mujoco'] = None", 'train.py',
+                              '--env_name', 'HalfCheetah-v5', '--save_path', tmp_path,
+                              '--logdir', tmp_path)
     assert_clean_error(result, 'cannot make environment', 'HalfCheetah-v5',
                        'pip install -r requirements/envs.txt')
 

@@ -16,7 +16,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
-from conftest import ROOT, assert_clean_error, run_script, script_env
+from conftest import ROOT, assert_clean_error, run_script, run_script_after, script_env
 
 ray = pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 
@@ -194,10 +194,8 @@ def test_bad_input_from_the_command_line_gets_one_line_and_no_traceback(tmp_path
 
 
 def test_without_ray_one_line_names_the_requirements_file(tmp_path):
-    code = ("import runpy, sys; sys.modules['ray'] = None; sys.argv = ['study.py'] + "
-            "sys.argv[1:]; runpy.run_path('study.py', run_name='__main__')")
-    result = subprocess.run([sys.executable, '-c', code, '--out', str(tmp_path / 'study')],
-                            cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    result = run_script_after("import sys; sys.modules['ray'] = None", 'study.py', '--out',
+                              tmp_path / 'study')
     assert_clean_error(result, 'Ray is not installed', 'pip install -r requirements/study.txt')
     assert not (tmp_path / 'study').exists()
 

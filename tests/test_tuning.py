@@ -7,13 +7,11 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 
 import pytest
 from test_study import start_study, wait_until
 
-from conftest import ROOT, assert_clean_error, run_script, script_env
+from conftest import assert_clean_error, run_script, run_script_after
 
 pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 optuna = pytest.importorskip('optuna', reason='pip install -r requirements/study.txt')
@@ -196,23 +194,18 @@ def test_a_damaged_or_missing_journal_gets_one_line_and_nothing_changes(tuned, t
 
 
 def test_without_optuna_one_line_names_the_requirements_file(tmp_path):
-    code = ("import runpy, sys; sys.modules['optuna'] = None; sys.argv = ['study.py'] + "
-            "sys.argv[1:]; runpy.run_path('study.py', run_name='__main__')")
-    result = subprocess.run([sys.executable, '-c', code, '--tune', '2', '--search',
-                             'tau=log(1e-3,1e-2)', '--out', str(tmp_path / 'tune')],
-                            cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    result = run_script_after("import sys; sys.modules['optuna'] = None", 'study.py',
+                              '--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--out',
+                              tmp_path / 'tune')
     assert_clean_error(result, 'Optuna is not installed', 'pip install -r requirements/study.txt')
     assert not (tmp_path / 'tune').exists()
 
 
 def study_without_ray(*args):
     """study.py args, where starting Ray fails (ray.init raises)."""
-    code = ("import runpy, sys, ray\n"
-            "def init(*args, **kwargs): raise RuntimeError('this test forbids starting Ray')\n"
-            "ray.init = init; sys.argv = ['study.py'] + sys.argv[1:]\n"
-            "runpy.run_path('study.py', run_name='__main__')")
-    return subprocess.run([sys.executable, '-c', code, *map(str, args)], cwd=ROOT,
-                          env=script_env(), capture_output=True, text=True, timeout=300)
+    return run_script_after(
+        "import ray\ndef init(*args, **kwargs): raise RuntimeError('this test forbids "
+        "starting Ray')\nray.init = init", 'study.py', *args)
 
 
 def copy_of_tuning(tuned, tmp_path):
