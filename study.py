@@ -74,8 +74,9 @@ parser.add_argument('--workers', type=positive_int, default=os.cpu_count(),
 parser.add_argument('--retries', type=int, default=3,
                     help='times Ray retries a trial whose worker or node died')
 parser.add_argument('--deck_loop', action='store_true',
-                    help="each trial runs the deck's loop as published (benchmarks/deck_ddpg.py, "
-                         "with its bugs, no checkpoints) instead of train.py: a baseline")
+                    help="each trial runs the deck's loop as published "
+                         "(ddpg_extras/baseline/deck_ddpg.py, with its bugs, no checkpoints) "
+                         "instead of train.py: a baseline")
 parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
                     help='seeds trained together in one process per trial (train_seeds.py): '
                          'more seeds per hour per core (docs/studies.md); results.csv keeps '

@@ -1,5 +1,6 @@
-"""Benchmarks: the project's training loop against the deck's (benchmarks/deck_ddpg.py)
-and Stable-Baselines3's DDPG, with the deck's settings, on one CPU thread each.
+"""Benchmarks: the project's training loop against the deck's
+(ddpg_extras/baseline/deck_ddpg.py) and Stable-Baselines3's DDPG, with the deck's
+settings, on one CPU thread each.
 
     python benchmarks/bench.py speed            # env steps per second, and where they go
     python benchmarks/bench.py goal             # wall-clock to the deck's goal, one seed
@@ -33,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import train  # noqa: E402
-from benchmarks import deck_ddpg  # noqa: E402
+from ddpg_extras.baseline import deck_ddpg  # noqa: E402
 from ddpg_extras.run import fast_update  # noqa: E402
 from timing import per_step  # noqa: E402
 

@@ -13,7 +13,7 @@ from conftest import ROOT
 # of ddpg_extras/ is a folder named for who uses it.
 LAYERS = (
     ("the deck's definitions, and the deck's code as published",
-     ('model', 'utils', 'benchmarks.deck_ddpg')),
+     ('model', 'utils', 'ddpg_extras.baseline.*')),
     ("one run's plumbing", ('ddpg_extras', 'ddpg_extras.run.*')),
     ("the scripts of one run", ('train', 'test', 'plot')),
     ('the seed axis', ('ddpg_extras.seeds.*',)),

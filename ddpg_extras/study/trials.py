@@ -185,8 +185,8 @@ def count_attempt(folder):
 
 def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
-    the deck's loop as published: benchmarks/deck_ddpg.py), its output in the trial's
-    train.log: a list of what each seed reached, or None if it was stopped. It goes on
+    the deck's loop as published: ddpg_extras/baseline/deck_ddpg.py), its output in the
+    trial's train.log: a list of what each seed reached, or None if it was stopped. It goes on
     from the trial's checkpoint where that reads back whole; a damaged one is kept
     aside, and the trial starts over. report: a tuning trial's (train_seeds.main's)."""
     if deck_loop:
@@ -294,10 +294,10 @@ def batch_problem(path, state, given):
 
 def deck_loop_main(argv):
     """main() for a trial of study.py --deck_loop: the deck's loop as published
-    (benchmarks/deck_ddpg.py) with train.py's flags (the deck's, with --seed, --save_path and
-    --logdir), and a result shaped like train.main's."""
+    (ddpg_extras/baseline/deck_ddpg.py) with train.py's flags (the deck's, with --seed,
+    --save_path and --logdir), and a result shaped like train.main's."""
     import train
-    from benchmarks import deck_ddpg
+    from ddpg_extras.baseline import deck_ddpg
     args = train.parser.parse_args(argv)
     torch.set_num_threads(args.threads or 1)
     os.makedirs(args.save_path, exist_ok=True)
