@@ -26,7 +26,7 @@ from ddpg_extras.run.files import atomic_write  # noqa: E402
 from ddpg_extras.run.writer import scalars, tag_name  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                 formatter_class=HelpFormatter)
+                                 formatter_class=HelpFormatter, allow_abbrev=False)
 parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir); '
                                           'with --landscape, one run folder or model file')
 parser.add_argument('--tags', nargs='+', default=['log/score', 'log/score_avg'],
@@ -49,7 +49,9 @@ parser.add_argument('--landscape', action='store_true',
 parser.add_argument('-o', '--output', default=None,
                     help="the PNG to write (default: in the first run's folder, beside its logs: "
                          'curves.png, or curves_and_<N>_more.png for more runs, or '
-                         'landscape.png; beside a model file: <model>.landscape.png)')
+                         'landscape.png; beside a model file: <model>.landscape.png). A figure '
+                         'already there is replaced, and the last line says so: unlike a '
+                         'recording, it is drawn again from what it shows')
 
 
 def read_scalars(run, tags):
@@ -88,14 +90,31 @@ def landscape(args):
     if len(args.runs) != 1:
         parser.error('--landscape draws one run folder or model file; give one')
     path = args.runs[0]
-    output = args.output or (os.path.join(path, 'landscape.png') if os.path.isdir(path)
-                             else os.path.splitext(path)[0] + '.landscape.png')
-    if not output.endswith('.png'):
-        parser.error('--output must be a .png file')
+    output = checked_output(args.output or (
+        os.path.join(path, 'landscape.png') if os.path.isdir(path)
+        else os.path.splitext(path)[0] + '.landscape.png'))
     figure = landscape_figure(path)
     check_writable(os.path.dirname(output) or '.', '--output')
+    write(figure, output)
+
+
+def checked_output(output):
+    """The figure's file, once it can be one: a .png, not a folder (before drawing)."""
+    if not output.endswith('.png'):
+        parser.error('--output must be a .png file')
+    if os.path.isdir(output):
+        fail('--output {} is a folder; give the figure a file name, e.g. {}'.format(
+            output, os.path.join(output, 'curves.png')))
+    return output
+
+
+def write(figure, output):
+    """The figure as a PNG at output, atomically; the last line says what was written,
+    and whether a figure that was there was replaced."""
+    replaced = os.path.exists(output)
     atomic_write(output, lambda f: figure.savefig(f, format='png', dpi=100))
-    print('wrote {}'.format(output))
+    print('wrote {}{}'.format(output, ' (it replaces the figure that was there)' if replaced
+                              else ''))
 
 
 def main(argv=None):
@@ -108,9 +127,7 @@ def main(argv=None):
     if len(labels) != len(args.runs):
         parser.error('--labels needs one label per run ({} runs, {} labels)'.format(
             len(args.runs), len(labels)))
-    output = args.output or beside(args.runs)
-    if not output.endswith('.png'):
-        parser.error('--output must be a .png file')
+    output = checked_output(args.output or beside(args.runs))
     try:
         spans = [(float(first), float(last), text) for first, last, text in args.span]
     except ValueError:
@@ -140,8 +157,7 @@ def main(argv=None):
     axes[0, 0].legend(fontsize='small')
     axes[-1, 0].set_xlabel('episode')
     figure.tight_layout()
-    atomic_write(output, lambda f: figure.savefig(f, format='png', dpi=100))
-    print('wrote {}'.format(output))
+    write(figure, output)
 
 
 if __name__ == '__main__':

@@ -13,13 +13,13 @@ with interval estimates of every configuration (rliable; ddpg_extras/study/summa
 """
 import argparse
 import os
-import shlex
 import sys
 import time
 
 from ddpg_extras.run.checks import (
     HelpFormatter,
     as_argv,
+    command,
     fail,
     is_count,
     parse_seeds,
@@ -28,22 +28,20 @@ from ddpg_extras.run.checks import (
 )
 from ddpg_extras.run.files import read_whole_json, write_json
 from ddpg_extras.study import tuning
-from ddpg_extras.study.cluster import (
-    check_address,
-    exit_status,
-    import_ray,
-    outcome,
-    start_ray,
+from ddpg_extras.study.cluster import check_address, import_ray, outcome, start_ray
+from ddpg_extras.study.configs import budget, check_scoring, parse_configs, stored_configs, trainer
+from ddpg_extras.study.guard import check_tree, inside
+from ddpg_extras.study.ownership import FolderLock
+from ddpg_extras.study.stops import (
+    last_line,
+    shut_down,
     stop_as_ctrl_c,
     stop_signals,
     stop_tasks,
 )
-from ddpg_extras.study.configs import budget, check_scoring, parse_configs, stored_configs, trainer
-from ddpg_extras.study.ownership import FolderLock
 from ddpg_extras.study.summary import write_report
 from ddpg_extras.study.trials import (
     ROOT,
-    escapes,
     finished,
     results_problem,
     run_trial,
@@ -53,7 +51,7 @@ from ddpg_extras.study.trials import (
 
 parser = argparse.ArgumentParser(
     description='Run train.py over configurations x seeds on Ray, and summarise them.',
-    formatter_class=HelpFormatter)
+    formatter_class=HelpFormatter, allow_abbrev=False)  # a flag is its whole name
 parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
                     help='a configuration: a name, =, then train.py flags (any but --seed, '
                          '--save_path, --logdir, --load_model, --render and --threads), and '
@@ -172,6 +170,10 @@ def stored_settings(path, study):
     parsed, problem = quietly(lambda: parser.parse_args(argv))
     if not problem and confirm is not None:
         confirm, problem = quietly(lambda: parse_seeds(parsed.confirm_seeds))
+    unset = [] if problem else [flag for flag in kept
+                                if flag != 'tune' and getattr(parsed, flag) is None]
+    if unset:  # null where a study keeps a value
+        problem = 'it holds no value of --{}'.format(unset[0])
     if problem:
         fail('{} holds settings that the command line would refuse: {}; nothing was changed. '
              'Restore it from a copy, or choose a new --out'.format(path, problem))
@@ -221,12 +223,13 @@ def seeds_text(seeds):
     return ','.join(map(str, seeds))
 
 
-def resume_command(out):
-    return 'python study.py --out {}'.format(shlex.quote(out))
+def resume_command(out, *switches):
+    return command('study.py', out=out, **dict.fromkeys(switches, True))
 
 
 def run_trials(ray, out, todo, args, total):
-    """Run the trials on Ray, one line for each as it finishes. Returns (stopped, failed)."""
+    """Run the trials on Ray, one line for each as it finishes. Returns (the signals that
+    stopped it, the first first, failed)."""
     from tqdm import tqdm
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     refs = {task.remote(os.path.abspath(out), name, flags, seeds,
@@ -253,8 +256,8 @@ def run_trials(ray, out, todo, args, total):
                 say(trial_line(row))
         bar.close()
         if stopped:
-            stop_tasks(ray, pending, stopped[0])
-    return stopped[:1], failed
+            stop_tasks(ray, pending, stopped)
+    return list(stopped), failed
 
 
 def trial_line(row):
@@ -264,14 +267,14 @@ def trial_line(row):
     return '{} seed {}: {} ({:.0f} s){}, node {}, attempt {}'.format(
         row['config'], row['seed'], outcome, row.get('seconds') or 0,
         '' if row['actor_score'] is None else ', saved actor {:.1f}'.format(row['actor_score']),
-        row['node'][:8], row['attempts'])
+        (row.get('node') or '')[:8], row.get('attempts'))
 
 
 def write_outputs(out, configs, seeds, rows, total, args):
     """results.csv, and the interval estimates of the trials that have finished:
     statistics.csv, summary.md and the figures (ddpg_extras/study/summary.py); returns the
     summary's tables and the files written."""
-    write_results(os.path.join(out, 'results.csv'), rows)
+    write_results(out, rows)
     header = '# Study {}\n\n{} of {} trials finished; seeds {}.'.format(
         os.path.basename(os.path.normpath(out)), len(rows), total, seeds_text(seeds))
     text, written = write_report(out, header, configs, rows, {
@@ -283,6 +286,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.retries < 0:
         parser.error('--retries must be 0 or more')
+    if args.out:  # a link in it that leads outside: one line, before anything is written
+        check_tree(args.out)
     ray = import_ray()
     if args.address:
         check_address(args.address)
@@ -290,22 +295,29 @@ def main(argv=None):
     if args.address:  # so is a cluster that will not take this driver
         start_ray(ray, args, ROOT)
     try:
-        os.makedirs(out, exist_ok=True)
+        os.makedirs(inside(out, out), exist_ok=True)
     except OSError as e:
         fail('cannot make the study folder {}: {}'.format(out, e.strerror or e))
-    with FolderLock(out, 'study.lock', resume_command(out) + ' --take_over', args.take_over):
-        # read again, now that this driver owns the folder
-        out, configs, seeds, args = open_study(argparse.Namespace(**dict(vars(args), out=out)))
-        if not os.path.exists(os.path.join(out, 'study.json')):
-            write_study(out, configs, seeds, args)
-        if args.tune:
-            return run_tuning(ray, out, configs, seeds, args)
-        return run_study(ray, out, configs, seeds, args)
-
-
-def write_study(out, configs, seeds, args):
     try:
-        write_json(os.path.join(out, 'study.json'), {
+        with FolderLock(out, 'study.lock', resume_command(out, 'take_over'), args.take_over):
+            # read again, now that this driver owns the folder
+            out, configs, seeds, args = open_study(argparse.Namespace(**dict(vars(args),
+                                                                             out=out)))
+            if not os.path.exists(os.path.join(out, 'study.json')):
+                write_study(out, configs, seeds, args)
+            if args.tune:
+                return run_tuning(ray, out, configs, seeds, args)
+            return run_study(ray, out, configs, seeds, args)
+    except KeyboardInterrupt as stop:  # while no trial ran: the lock let go, the last line
+        last_line(stop, 'finish it with: ' + resume_command(out) if os.path.exists(
+            os.path.join(out, 'study.json')) else 'nothing was trained')
+
+
+def write_study(out, configs, seeds, args, root=None):
+    """out/study.json; root: the study folder it lies in, where that is not out (a
+    tuning's, for its confirmation)."""
+    try:
+        write_json(inside(root or out, os.path.join(out, 'study.json')), {
             'configs': configs, 'seeds': seeds, 'deck_loop': args.deck_loop,
             **{flag: getattr(args, flag) for flag, _ in settings(getattr(args, 'tune', None))}})
     except OSError as e:
@@ -330,6 +342,9 @@ def run_tuning(ray, out, configs, seeds, args):
             slots = max(1, int(ray.cluster_resources().get('CPU', 1)))
             study, stopped = tuning.run_search(ray, out, study, base, seeds, space, args,
                                                defaults, slots)
+        if len(stopped) > 1:  # a second signal: quit at once, without the tables
+            print('finish the tuning with: {}'.format(resume_command(out)))
+            raise SystemExit(128 + stopped[1])
         written, importance = tuning.write_tuning(out, study, space)
         print('\nimportance: {}\nresults: {}'.format(tuning.importance_text(importance),
                                                      ', '.join(written)))
@@ -342,7 +357,7 @@ def run_tuning(ray, out, configs, seeds, args):
                 written[0]))
         return confirm(ray, out, configs, study, args, base, space, defaults)
     finally:
-        ray.shutdown()
+        shut_down(ray)
 
 
 def confirm(ray, out, configs, study, args, base, space, defaults):
@@ -353,12 +368,12 @@ def confirm(ray, out, configs, study, args, base, space, defaults):
     command = tuning.best_md(out, study, args, 'Not confirmed yet: {}.'.format(
         resume_command(out)))
     print('best: {}, {:.1f}: {}'.format(tuning.trial_name(best.number), best.value, command))
-    confirm_out = os.path.join(out, 'confirm')
+    confirm_out = inside(out, os.path.join(out, 'confirm'))
     configs = configs + [('tuned', flags)]
     confirm_args = argparse.Namespace(**dict(vars(args), tune=None))
     os.makedirs(confirm_out, exist_ok=True)
     if not os.path.exists(os.path.join(confirm_out, 'study.json')):
-        write_study(confirm_out, configs, args.confirm_seeds, confirm_args)
+        write_study(confirm_out, configs, args.confirm_seeds, confirm_args, out)
     print('\nthe confirmation, on seeds the search never saw:', flush=True)
     # stopped, its last line gives the command that completes the tuning, best.md too
     rows = run_study(ray, confirm_out, configs, args.confirm_seeds, confirm_args, out)
@@ -384,21 +399,23 @@ def run_study(ray, out, configs, seeds, args, resume=None):
         ', {} seeds together in each process'.format(args.seeds_per_trial)
         if args.seeds_per_trial > 1 else ''), flush=True)
     for name, flags, group, _, k in todo:  # what is damaged, and what is done again
-        escape = escapes(out, name, group, k > 1)
-        if escape:
-            fail('{}; nothing was trained'.format(escape))
         note = trial_notes(out, name, flags, group, k > 1)
         if note:
             print(note, flush=True)
     stopped, failed = [], []
     if todo:
-        if not ray.is_initialized():
-            start_ray(ray, args, ROOT)
         try:
+            if not ray.is_initialized():
+                start_ray(ray, args, ROOT)
             stopped, failed = run_trials(ray, out, todo, args, len(trials))
         finally:
-            ray.shutdown()  # a Ray started here stops here, with all its processes
+            shut_down(ray)  # a Ray started here stops here, with all its processes
     rows = [row for row in (finished(out, name, seed) for name, _, seed in trials) if row]
+    end = '{} of {} trials finished; finish the {} with: {}'.format(
+        len(rows), len(trials), 'tuning' if resume else 'study', resume_command(resume or out))
+    if len(stopped) > 1:  # a second signal: quit at once, without the tables
+        print(end)
+        raise SystemExit(128 + stopped[1])
     try:
         table, written = write_outputs(out, configs, seeds, rows, len(trials), args)
     except OSError as e:
@@ -408,9 +425,6 @@ def run_study(ray, out, configs, seeds, args, resume=None):
     print('\n{}\nresults: {}; every trial\'s curves: tensorboard --logdir {}'.format(
         table, ', '.join(written) or 'none written', out))
     if stopped or failed:
-        end = '{} of {} trials finished; finish the {} with: {}'.format(
-            len(rows), len(trials), 'tuning' if resume else 'study', resume_command(
-                resume or out))
         unwritten = [why for why in failed if why.startswith('could not write')]
         if unwritten:  # the last line says what could not be written
             fail('{}; {}'.format('; '.join(unwritten), end))
@@ -420,8 +434,8 @@ def run_study(ray, out, configs, seeds, args, resume=None):
 
 
 if __name__ == '__main__':
-    stop_as_ctrl_c()  # SIGTERM and SIGHUP too, before Ray starts and after its waits
+    stop_as_ctrl_c()  # SIGTERM and SIGHUP as Ctrl-C, at any moment (ddpg_extras/study/stops.py)
     try:
         main()
-    except KeyboardInterrupt as stop:  # not while the trials ran: nothing to save
-        raise SystemExit(exit_status(stop)) from None
+    except KeyboardInterrupt as stop:  # before the study's folder: nothing to save
+        last_line(stop, "nothing was written")

@@ -21,7 +21,9 @@ from ddpg_extras.run.files import (
     actor_sizes,
     check_actor_fits,
     load_actor_weights,
+    load_model_file,
     model_path,
+    named_by,
 )
 from ddpg_extras.run.video import Video, video_path
 from model import Actor
@@ -30,7 +32,7 @@ from utils import OUNoise, get_action
 parser = argparse.ArgumentParser(
     description='Run a saved DDPG actor and show it '
                 '(a window, or a video where there is no display).',
-    formatter_class=HelpFormatter)
+    formatter_class=HelpFormatter, allow_abbrev=False)  # a flag is its whole name
 parser.add_argument('--env_name', type=str, default=None,
                     help="Gymnasium environment (default: the one the model's .json names, "
                          "else Pendulum-v1)")
@@ -65,11 +67,13 @@ def main(argv=None):
 
     path = model_path(args.load_model, 'save_model')
     # both formats, weights_only=True; the .json's env_name is checked where it is used
-    weights, info = load_actor_weights(path, check_env=not args.env_name)
+    state = load_model_file(path)
+    weights, info = load_actor_weights(path, state, check_env=not args.env_name)
     # The deck always opened a window; without a display, the episodes go to a video
     record = video_path(args.record, args.no_render, path)
     render_mode = None if args.no_render else ('rgb_array' if record else 'human')
-    env = make_env(args.env_name or info.get('env_name', 'Pendulum-v1'), render_mode)
+    env = make_env(args.env_name or info.get('env_name') or 'Pendulum-v1', render_mode,
+                   None if args.env_name else named_by(path, state))  # a file's: it says so
     check_actor_fits(path, info, weights, env, args.hidden_size, args.env_name)
 
     state_size, action_size, hidden_size = actor_sizes(weights)

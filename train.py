@@ -43,7 +43,7 @@ def make_parser(prog=None, description=None, refused=(), helps=None):
     parser = argparse.ArgumentParser(
         prog, description=description or
         "Train DDPG (the 2019 deck's code on Gymnasium and PyTorch 2).",
-        formatter_class=HelpFormatter)
+        formatter_class=HelpFormatter, allow_abbrev=False)  # --load is not --load_model
 
     def shown(flag, text):
         return argparse.SUPPRESS if flag in refused else (helps or {}).get(flag, text)

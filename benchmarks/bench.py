@@ -443,7 +443,7 @@ def study_costs(args):
 
 
 if __name__ == '__main__':
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
     parser.add_argument('mode', choices=['speed', 'goal', 'seeds', 'study', 'threads', 'batch',
                                          'drift', 'statistics', 'coverage', 'landscape'])
     parser.add_argument('--seed', type=int, default=500, help='the (first) seed')

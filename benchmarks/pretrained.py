@@ -26,7 +26,7 @@ from ddpg_extras.run.files import (  # noqa: E402
 )
 from ddpg_extras.study.trials import results_problem, score_actor  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
 parser.add_argument('study', help='a finished study folder (study.py --out)')
 parser.add_argument('--seed', type=int, default=20000, help='the first reset seed of the report')
 parser.add_argument('--episodes', type=int, default=1000, help='episodes of the report')

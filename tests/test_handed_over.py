@@ -105,8 +105,8 @@ def test_a_link_in_a_study_folder_never_leads_a_trial_outside_it(tmp_path):
     os.symlink(elsewhere, out / 'trials' / 'a' / 'seed500')  # the trial's folder
     (out / 'study.json').write_text(json.dumps({'configs': [['a', QUICK_FLAGS]], 'seeds': [500]}))
     result = run_script('study.py', '--out', out)
-    assert_clean_error(result, '{} leads outside the study folder {} (a link)'.format(
-        out / 'trials' / 'a' / 'seed500', out), 'nothing was trained')
+    assert_clean_error(result, '{} leads outside the study folder {} (a link, to {})'.format(
+        out / 'trials' / 'a' / 'seed500', out, elsewhere), 'nothing was written')
     assert os.listdir(elsewhere) == ['keep.txt']
 
 

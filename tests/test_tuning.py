@@ -104,9 +104,16 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
              '--out', out]
     tuning = start_study(*flags)  # trials 0 and 1 at once
     logs = [out / 'trials' / 'trial00{}'.format(n) / 'seeds500' / 'train.log' for n in (0, 1)]
-    wait_until(lambda: all(log.exists() and '5 episode |' in log.read_text() for log in logs),
-               tuning, 300)
-    os.killpg(tuning.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
+    workers = []
+    for log in logs:  # each under way: trial 0 is held there until trial 1 is too
+        wait_until(lambda log=log: log.exists() and '5 episode |' in log.read_text(), tuning,
+                   300)
+        workers.append(int((log.parent / 'attempts').read_text().split()[-1]))
+        os.kill(workers[-1], signal.SIGSTOP)
+    # kill -9, all at once: the driver and its process group, and each worker's own group
+    # (Ray starts its workers in groups of their own: they would train on for seconds)
+    for group in [tuning.pid] + [os.getpgid(worker) for worker in workers]:
+        os.killpg(group, signal.SIGKILL)
     tuning.communicate(timeout=60)
     again = run_script('study.py', *flags)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -116,6 +123,7 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     assert len({row['tau'] for row in rows}) == 3  # the resumed sampler draws anew
     for log in logs:  # each trial under way went on from its checkpoint, as itself
         assert 'resuming Pendulum-v1_seed500' in log.read_text()
+        assert '14 episode |' not in log.read_text().split('resuming')[0]  # killed under way
         assert len((log.parent / 'attempts').read_text().splitlines()) == 2
     assert [again.stdout.count('trial00{} ('.format(n)) for n in (0, 1, 2)] == [1, 1, 1]
 

@@ -42,14 +42,14 @@ def load_model_flag(args, given, parser):
     loaded = load_model_file(path)
     if isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT:
         fail('{} is the checkpoint of a batch of seeds, made by train_seeds.py; resume it '
-             'with: {}'.format(path, command('train_seeds.py', '--load_model', path)))
+             'with: {}'.format(path, command('train_seeds.py', load_model=path)))
     if not is_checkpoint(loaded):
         return args, (path, loaded, None)
     args, ended = resume_checkpoint(args, given, path, loaded, parser)
     if ended:
         fail('{} holds a run that has ended: {}; pass a larger --max_iter_num or a higher '
              '--goal_score to train on ({} watches its actor)'.format(
-                 path, ended, command('test.py', '--load_model', path)))
+                 path, ended, command('test.py', load_model=path)))
     return args, (path, loaded, loaded)
 
 
@@ -185,3 +185,36 @@ def restore(state, agent, replay_buffer, ou_noise, env, probe_rng):
     env.unwrapped.np_random.bit_generator.state = rng['env']
     env.action_space.np_random.bit_generator.state = rng['action_space']
     probe_rng.bit_generator.state = rng['probe']
+
+
+# A batch of seeds (train_seeds.py): why a seed ended, where its own checkpoint is
+ENDED = (None, 'stopped', 'goal', 'episodes', 'diverged')
+RUN_CHECKPOINT = '.checkpoint.pth'  # a seed's checkpoint: <its run name>.checkpoint.pth
+RESULT_TYPES = {'seed': int, 'reached_goal': bool, 'episodes': int, 'steps': int,
+                'score_avg': (int, float, type(None)), 'model': (str, type(None)),
+                'error': (str, type(None)), 'stopped': bool}
+
+
+def cohort_entries(path, state):
+    """The seeds' entries of train_seeds.py's checkpoint of a batch of seeds (a cohort's:
+    ddpg_extras/seeds/cohort.py writes it; it and the study layer read it), or one line
+    where one is not as the cohort writes it: a seed, its checkpoint's file name beside
+    it, why it ended, and its result once it has."""
+    def whole(entry):
+        if not (isinstance(entry, dict) and is_count(entry.get('seed'))
+                and plain_name(entry.get('checkpoint'))
+                and entry['checkpoint'].endswith(RUN_CHECKPOINT) and entry.get('ended') in ENDED
+                and isinstance(entry.get('saved', True), bool)):
+            return False
+        result = entry.get('result')
+        if entry['ended'] is None:
+            return result is None
+        return isinstance(result, dict) and result.get('seed') == entry['seed'] and all(
+            isinstance(result.get(key), kind) for key, kind in RESULT_TYPES.items())
+    entries = state.get('seeds')
+    if not (isinstance(state.get('args'), dict) and isinstance(entries, list) and entries
+            and all(map(whole, entries))
+            and len({entry['seed'] for entry in entries}) == len(entries)):
+        fail('{} is not a whole batch checkpoint (its seeds are not as train_seeds.py writes '
+             'them); resume from another copy of it'.format(path))
+    return entries

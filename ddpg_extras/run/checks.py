@@ -31,9 +31,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def command(script, *args):
-    """The command that runs script with args, shell-quoted: it pastes as it is printed."""
-    return shlex.join(['python', script, *map(str, args)])
+def command(script, **flags):
+    """The command that runs script with these flags ({name: value}, in order; True: a
+    switch), shell-quoted: it pastes as it is printed. A value that starts with a dash
+    is joined to its flag (--load_model=-runs/a.pth), where argparse would take it for
+    a flag of its own."""
+    words = ['python', script]
+    for name, value in flags.items():
+        value = str(value)
+        words += (['--' + name] if value == 'True' else ['--{}={}'.format(name, value)]
+                  if value.startswith('-') else ['--' + name, value])
+    return shlex.join(words)
 
 
 def quietly(call):
@@ -50,19 +58,20 @@ def quietly(call):
 
 def as_argv(parser, flags):
     """flags ({flag: value}, as vars(args) holds them) as the command line that gives
-    them, so that what a file holds is checked as if it were typed. A flag the parser
-    does not know is left out (a file of an older version); a switch with any value but
-    True or False, or a value of the wrong type, is refused by the parser."""
-    actions = {action.dest: action for action in parser._actions if action.option_strings}
+    them, so that what a file holds is checked by the parser that checks what is typed.
+    Every flag here is --NAME, stored under NAME, and a switch is one whose default is
+    False. A flag the parser does not know is left out (a file of an older version); a
+    switch with any value but True or False, or a value of the wrong type, is refused by
+    the parser."""
+    known = vars(parser.parse_args([]))  # every flag, and its default
     argv = []
     for flag, value in flags.items():
-        action = actions.get(flag)
-        if action is None or value is None or (action.nargs == 0 and value is False):
+        if not isinstance(flag, str) or flag not in known or value is None:
             continue
-        option = action.option_strings[-1]
-        # --flag=value: a value that starts with a dash (-inf, -300) is not read as a flag
-        argv.append(option if action.nargs == 0 and value is True else
-                    '{}={}'.format(option, value))
+        if known[flag] is False and isinstance(value, bool):
+            argv += ['--' + flag] if value else []  # a switch, on or off
+        else:  # --flag=value: a value that starts with a dash (-inf, -300) is no flag
+            argv.append('--{}={}'.format(flag, value))
     return argv
 
 
@@ -149,18 +158,34 @@ def check_writable(folder, flag):
              f"choose a folder you can write to with {flag}")
 
 
-def check_flags(args, usage_error):
+def check_flags(args, usage_error, in_cohort=False):
     """The checks of train.py's flags that argparse cannot make one flag at a time;
-    returns the device. usage_error: the parser's error(), argparse's usage line."""
+    returns the device. usage_error: the parser's error(), argparse's usage line.
+    in_cohort: train_seeds.py's, which draws no landscapes unless asked."""
     if args.replay_buffer_size < args.batch_size:
         usage_error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
                      '{})'.format(args.replay_buffer_size, args.batch_size))
-    if getattr(args, 'landscape_interval', None) and args.env_name.split(':')[-1] not in (
-            'Pendulum-v1', 'Pendulum-v0'):
+    check_landscapes(args, usage_error, in_cohort)
+    return check_device(usage_error, args.device)
+
+
+def check_landscapes(args, usage_error, in_cohort):
+    """The landscapes (--landscape_interval: by default on Pendulum, in train.py) are
+    drawn for Pendulum alone, and for a discount whose optimum can be solved."""
+    from ddpg_extras.run.optimum import MAX_GAMMA
+    interval = getattr(args, 'landscape_interval', None)  # (a checkpoint from before it)
+    pendulum = args.env_name.split(':')[-1] in ('Pendulum-v1', 'Pendulum-v0')
+    if interval and not pendulum:
         usage_error('--landscape_interval {}: the landscapes are drawn for Pendulum alone, '
                     'whose state is a plane; {} has no picture to draw: drop it'.format(
-                        args.landscape_interval, args.env_name))
-    return check_device(usage_error, args.device)
+                        interval, args.env_name))
+    drawn = interval if interval is not None else pendulum and not in_cohort
+    if drawn and args.gamma > MAX_GAMMA:
+        usage_error('--gamma {:g}: the landscapes (--landscape_interval, on by default on '
+                    'Pendulum) measure the critic against the optimum\'s discounted value, '
+                    'which value iteration solves in seconds up to --gamma {:g}, and never at '
+                    '1; give --landscape_interval 0 to train without them, or a --gamma of at '
+                    'most {:g}'.format(args.gamma, MAX_GAMMA, MAX_GAMMA))
 
 
 def check_device(usage_error, name):

@@ -10,8 +10,10 @@ import numpy as np
 from ddpg_extras.run.checks import fail
 
 
-def make_env(env_name, render_mode=None):
-    """gym.make with the deck's Pendulum-v0 mapped to v1 and one-line errors."""
+def make_env(env_name, render_mode=None, named_by=None):
+    """gym.make with the deck's Pendulum-v0 mapped to v1 and one-line errors; named_by:
+    the file that named env_name, which the line names then."""
+    said = f"{named_by} names an environment that cannot be used: " if named_by else ""
     if env_name == "Pendulum-v0":
         # Pendulum-v0 was removed in gym 0.21; v1 has the same dynamics except that
         # the speed is clipped before integrating.
@@ -27,17 +29,18 @@ def make_env(env_name, render_mode=None):
         elif isinstance(e, gym.error.UnregisteredEnv):
             hint = ('; list the known ones with: '
                     'python -c "import gymnasium; gymnasium.pprint_registry()"')
-        fail(f"cannot make environment {env_name!r}: {e}{hint}")
+        fail(f"{said}cannot make environment {env_name!r}: {' '.join(str(e).split())}{hint}")
     if not isinstance(env.action_space, gym.spaces.Box):
-        fail(f"{env_name} has {type(env.action_space).__name__} actions, but DDPG needs "
+        fail(f"{said}{env_name} has {type(env.action_space).__name__} actions, but DDPG needs "
              "continuous (Box) actions; try Pendulum-v1")
     if not (isinstance(env.observation_space, gym.spaces.Box)
             and len(env.observation_space.shape) == 1):
-        fail(f"{env_name} has observations of shape {env.observation_space.shape}, but "
+        fail(f"{said}{env_name} has observations of shape {env.observation_space.shape}, but "
              "these networks need a flat vector (a 1-D Box)")
     if len(env.action_space.shape) != 1 or not (np.isfinite(env.action_space.low).all()
                                                 and np.isfinite(env.action_space.high).all()):
-        fail(f"{env_name} has actions from {env.action_space.low} to {env.action_space.high}, "
+        fail(f"{said}{env_name} has actions from {env.action_space.low} to "
+             f"{env.action_space.high}, "
              "but DDPG here needs a flat vector of bounded actions to clip to")
     return env
 

@@ -179,9 +179,10 @@ def read_model_file(path):
                          "actor or checkpoint") from None
 
 
-def read_whole_json(path, valid):
+def read_whole_json(path, valid, writer='the study'):
     """(value, None) where the JSON file at path reads back whole and valid(value) holds;
-    else (None, what is wrong: 'missing', 'empty', 'damaged (...)')."""
+    else (None, what is wrong: 'missing', 'empty', 'damaged (...)'). writer: what writes
+    that file, for the words."""
     try:
         with open(path, 'rb') as f:
             text = f.read()
@@ -196,7 +197,7 @@ def read_whole_json(path, valid):
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         return None, 'damaged ({})'.format(e)
     if not valid(value):
-        return None, 'damaged (it does not hold what the study writes there)'
+        return None, 'damaged (it does not hold what {} writes there)'.format(writer)
     return value, None
 
 
@@ -215,27 +216,73 @@ def load_actor_weights(path, state=None, check_env=False):
     if isinstance(state, dict) and state.get("format") == SEEDS_CHECKPOINT:
         fail(f"{path} is train_seeds.py's checkpoint of a batch of seeds, which holds no "
              "actor; each seed's actor is saved apart, as save_model/<run name>.pth")
-    info, said_by = actor_info(path + ".json"), path + ".json"
+    info, said_by = actor_info(path + ".json"), named_by(path, state)
     if is_checkpoint(state) and isinstance(state.get("args"), dict):
-        info = {"env_name": state["args"].get("env_name"), "episodes": state.get("episode")}
-        said_by = path
+        env_name = state["args"].get("env_name")
+        info = {"env_name": env_name if is_env_name(env_name) else None}
     if check_env:  # read from a file: a module:Env only where the command line names it
         check_env_from_file(said_by, info.get("env_name"), None)
     if isinstance(state, dict) and isinstance(state.get("actor"), dict):
         state = state["actor"]
     if not (isinstance(state, dict) and all(torch.is_tensor(state.get(k)) for k in ACTOR_KEYS)):
         fail(f"{path} holds no actor weights (expected the keys {', '.join(ACTOR_KEYS)})")
+    problem = actor_problem(state)
+    if problem:
+        fail(f"{path} holds no actor that model.py can build: {problem}; it is damaged, or "
+             "not made by this program: point --load_model at another actor")
     if not all(bool(torch.isfinite(state[k]).all()) for k in ACTOR_KEYS):
         fail(f"{path} holds inf or nan weights (saved from a run that diverged?); "
              "point --load_model at another actor")
     return state, info
 
 
+BOUNDS = ("action_scale", "action_bias")  # a tanh-bounded actor's (train.py --tanh_actor)
+
+
+def actor_problem(state):
+    """What keeps an actor's state_dict (all of ACTOR_KEYS tensors) from being one that
+    model.py's Actor loads, or None: layers of floating-point numbers whose sizes fit
+    each other, and no more than a tanh actor's two bounds beside them."""
+    extra = [key for key in state if key not in ACTOR_KEYS + BOUNDS]
+    bounds = [key for key in BOUNDS if key in state]
+    if extra:
+        return "it holds {} besides the layers".format(", ".join(map(repr, extra[:3])))
+    if len(bounds) == 1 or not all(torch.is_tensor(state[key]) for key in bounds):
+        return "a tanh actor's bounds are {} and {}, both tensors".format(*BOUNDS)
+    tensors = [state[key] for key in ACTOR_KEYS + tuple(bounds)]
+    if not all(t.layout == torch.strided and t.is_floating_point() for t in tensors):
+        return "its weights are not all dense tensors of floating-point numbers"
+    shapes = [tuple(state[key].shape) for key in ACTOR_KEYS]
+    if [len(shape) for shape in shapes] != [2, 1, 2, 1, 2, 1]:
+        return "its layers' weights and biases have {} dimensions".format(
+            [len(shape) for shape in shapes])
+    (hidden, states), actions = shapes[0], shapes[4][0]
+    fits = [(hidden, states), (hidden,), (hidden, hidden), (hidden,), (actions, hidden),
+            (actions,)]
+    if shapes != fits or min(hidden, states, actions) < 1:
+        return "its layers' sizes {} do not fit each other".format(
+            ", ".join("x".join(map(str, shape)) for shape in shapes))
+    if any(tuple(state[key].shape) != (actions,) for key in bounds):
+        return "its bounds are not one number for each of its {} actions".format(actions)
+    return None
+
+
+def is_env_name(name):
+    """Whether name (read from a file) can be an environment's name: a text of one line."""
+    return isinstance(name, str) and name.isprintable() and bool(name.strip())
+
+
+def named_by(path, state):
+    """The file that says which environment the model file at path (state, as loaded)
+    was trained on: a checkpoint itself, an actor file the .json beside it."""
+    return path if is_checkpoint(state) else path + ".json"
+
+
 def actor_info(path):
     """What the .json beside an actor file says of its run ({} where there is none), or
     one line where it is damaged."""
-    info, problem = read_whole_json(path, lambda info: isinstance(info, dict) and isinstance(
-        info.get("env_name", ""), str))
+    info, problem = read_whole_json(path, lambda info: isinstance(info, dict) and (
+        "env_name" not in info or is_env_name(info["env_name"])), 'train.py')
     if problem == "missing":
         return {}
     if problem:

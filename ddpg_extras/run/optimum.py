@@ -16,13 +16,16 @@ tests/test_landscape.py checks it against the real environment: its greedy polic
 read off the grid, scores about -141 per episode (the best achievable is about -138),
 and V* is the discounted return of its own rollouts."""
 import os
-import zipfile
 
 import numpy as np
 
 G, MASS, LENGTH, DT, MAX_SPEED, MAX_TORQUE = 10.0, 1.0, 1.0, 0.05, 8.0, 2.0
 GRID = (101, 101, 21)  # angles, speeds, torques
 VERSION = 1  # of the dynamics and the solver: a new one makes new cache files
+# The highest discount whose optimum is solved here, in about 3 s (110 rounds); each
+# round falls by about gamma ** 120, and at gamma 1 the values never settle.
+MAX_GAMMA = 0.999
+ROUNDS = 300  # at most: value iteration that has not settled by then stops with a line
 
 
 class Optimum:
@@ -61,19 +64,27 @@ def step(angle, speed, torque):
     return -cost, angle + speed2 * DT, speed2
 
 
-def solve(gamma, grid=GRID, tolerance=1e-4, sweeps=120):
-    """Value iteration: the Optimum for this discount, on this grid."""
+def axes(grid):
+    """The grid's angles, speeds and torques."""
     n_angles, n_speeds, n_torques = grid
-    angles = np.linspace(-np.pi, np.pi, n_angles, endpoint=False)
-    speeds = np.linspace(-MAX_SPEED, MAX_SPEED, n_speeds)
-    torques = np.linspace(-MAX_TORQUE, MAX_TORQUE, n_torques)
+    return (np.linspace(-np.pi, np.pi, n_angles, endpoint=False),
+            np.linspace(-MAX_SPEED, MAX_SPEED, n_speeds),
+            np.linspace(-MAX_TORQUE, MAX_TORQUE, n_torques))
+
+
+def solve(gamma, grid=GRID, tolerance=1e-4, sweeps=120, rounds=None):
+    """Value iteration: the Optimum for this discount, on this grid; ValueError where
+    it has not settled within rounds rounds (ROUNDS; a discount of 1 never settles)."""
+    n_angles, n_speeds, n_torques = grid
+    rounds = rounds or ROUNDS
+    angles, speeds, torques = axes(grid)
     a, s, u = np.meshgrid(angles, speeds, torques, indexing='ij')
     reward, a2, s2 = step(a, s, u)
     weights, index = corners(n_angles, n_speeds, a2, s2)  # (4, angles, speeds, torques)
     reward, weights = reward.reshape(-1, n_torques), weights.reshape(4, -1, n_torques)
     index, states = index.reshape(4, -1, n_torques), np.arange(n_angles * n_speeds)
     value = np.zeros(n_angles * n_speeds)
-    while True:
+    for _ in range(rounds):
         q = reward + gamma * (weights * value[index]).sum(0)
         greedy = q.argmax(1)  # the policy ...
         r, w, i = reward[states, greedy], weights[:, states, greedy], index[:, states, greedy]
@@ -83,32 +94,58 @@ def solve(gamma, grid=GRID, tolerance=1e-4, sweeps=120):
         change, value = np.abs(new - value).max(), new
         if change < tolerance:
             break
+    else:
+        raise ValueError('value iteration did not settle within {} rounds at gamma {:g} (its '
+                         'last round changed the values by {:.3g})'.format(rounds, gamma, change))
     shape = (n_angles, n_speeds)
     return Optimum(angles, speeds, value.reshape(shape), torques[greedy].reshape(shape), gamma)
 
 
 def cache_path(gamma, grid=GRID):
-    """Where the optimum for this discount and grid is kept: the user's cache folder."""
-    folder = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+    """Where the optimum for this discount and grid is kept: the user's cache folder
+    ($XDG_CACHE_HOME where it is an absolute path, as the XDG specification says; else
+    ~/.cache)."""
+    home = os.environ.get('XDG_CACHE_HOME', '')
+    folder = os.path.join(home if os.path.isabs(home) else os.path.expanduser('~/.cache'),
                           'ddpg-deck')
     return os.path.join(folder, 'pendulum-optimum-v{}-gamma{!r}-{}x{}x{}.npz'.format(
         VERSION, float(gamma), *grid))
 
 
+def read_cache(path, gamma, grid=GRID):
+    """The Optimum kept at path, or None where there is none, or it is not whole and as
+    solve() makes it (its grid's own angles and speeds, finite values and torques of
+    the grid's shape): garbage, a file cut short, another kind of file."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            arrays = [np.asarray(kept[key]) for key in ('angles', 'speeds', 'value', 'policy')]
+    except Exception:  # none yet; or a damaged one: NumPy raises many kinds (OSError,
+        return None  # ValueError, KeyError, EOFError, BadZipFile, TypeError, ...)
+    angles, speeds, _ = axes(grid)
+    if not (all(a.dtype == np.float64 for a in arrays) and arrays[0].shape == angles.shape
+            and arrays[1].shape == speeds.shape and np.array_equal(arrays[0], angles)
+            and np.array_equal(arrays[1], speeds)
+            and arrays[2].shape == arrays[3].shape == grid[:2]
+            and np.isfinite(arrays[2]).all() and np.isfinite(arrays[3]).all()
+            and (np.abs(arrays[3]) <= MAX_TORQUE).all()):
+        return None
+    return Optimum(*arrays, gamma)
+
+
 def optimum(gamma, grid=GRID):
     """The Optimum for this discount: from the cache where it reads back whole and as it
     must be, else solved and kept there (a cache that cannot be written is no error)."""
+    from ddpg_extras.run.checks import fail
     from ddpg_extras.run.files import atomic_write
     path = cache_path(gamma, grid)
+    found = read_cache(path, gamma, grid)
+    if found is not None:
+        return found
     try:
-        with np.load(path) as kept:
-            found = Optimum(kept['angles'], kept['speeds'], kept['value'], kept['policy'], gamma)
-        if (found.value.shape == found.policy.shape == grid[:2] and np.isfinite(found.value).all()
-                and np.isfinite(found.policy).all()):
-            return found
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or
-        pass  # a damaged one (garbage, cut short): solved again
-    found = solve(gamma, grid)
+        found = solve(gamma, grid)
+    except ValueError as e:
+        fail('the optimum for --gamma {:g}: {}; the landscapes are drawn for a --gamma of at '
+             'most {:g}'.format(gamma, e, MAX_GAMMA))
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write(path, lambda f: np.savez(f, angles=found.angles, speeds=found.speeds,

@@ -17,7 +17,7 @@ from ddpg_extras.run.environments import make_env
 from ddpg_extras.run.evaluation import evaluate
 from ddpg_extras.run.files import actor_bounds, actor_sizes, is_checkpoint, load_actor_weights
 from ddpg_extras.run.landscape import Landscape
-from ddpg_extras.run.optimum import MAX_SPEED, MAX_TORQUE
+from ddpg_extras.run.optimum import MAX_GAMMA, MAX_SPEED, MAX_TORQUE
 from model import Actor, Critic
 
 PATHS = 3  # noiseless episodes drawn over the policies, from reset seeds 0, 1, 2 (test.py's)
@@ -46,6 +46,10 @@ def networks(path, state):
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
         fail('{} holds a --gamma of {!r}, not a discount in [0, 1]; it is damaged'.format(
             path, gamma))
+    if gamma > MAX_GAMMA:  # its optimum cannot be solved: at 1 value iteration never settles
+        fail('{} was trained with --gamma {:g}; its landscapes are drawn beside the optimum '
+             'for that discount, which is solved for a --gamma of at most {:g}; plot.py '
+             'draws its curves without --landscape'.format(path, gamma, MAX_GAMMA))
     return actor, critic, float(gamma)
 
 

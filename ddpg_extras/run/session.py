@@ -10,10 +10,11 @@ from ddpg_extras.run.signals import StopSignals
 
 
 class Session:
-    def __init__(self, args, usage_error):
+    def __init__(self, args, usage_error, in_cohort=False):
         """Check the flags before anything is made, and say what is wrong in one line.
-        usage_error: the parser's error(), for argparse's usage line."""
-        self.device = check_flags(args, usage_error)
+        usage_error: the parser's error(), for argparse's usage line; in_cohort:
+        train_seeds.py's."""
+        self.device = check_flags(args, usage_error, in_cohort)
         # One thread unless --threads: PyTorch's default, one per core, only burns CPU on
         # these small operations (benchmarks/bench.py threads; docs/speed.md, "Threads")
         torch.set_num_threads(args.threads or 1)

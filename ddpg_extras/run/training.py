@@ -267,8 +267,8 @@ class Run:
             print('saved the run up to episode {} (the interrupted episode runs again when it '
                   'resumes) to {}'.format(self.snapshot['episode'], self.checkpoint_path))
         if self.last_checkpoint:
-            print('resume with: {}'.format(command('train.py', '--load_model',
-                                                   self.last_checkpoint[0])))
+            print('resume with: {}'.format(command('train.py',
+                                                   load_model=self.last_checkpoint[0])))
         self.writes.end(self.on_disk(), self.signals.exit_status)
         raise SystemExit(self.signals.exit_status)
 
@@ -292,12 +292,12 @@ class Run:
             print('the previous {} is kept as {}'.format(os.path.basename(save), kept))
         if actor_saved:
             print('saved the actor to {}; watch it with: {}'.format(
-                save, command('test.py', '--load_model', save)))
+                save, command('test.py', load_model=save)))
         if run_saved:
             print('saved the run to {}; train on with: {} and a larger --max_iter_num or a '
                   'higher --goal_score'.format(
-                      self.checkpoint_path, command('train.py', '--load_model',
-                                                    self.checkpoint_path)))
+                      self.checkpoint_path,
+                      command('train.py', load_model=self.checkpoint_path)))
         self.writes.end(self.on_disk())  # a failed save: its line is the last
         return result
 

@@ -14,12 +14,14 @@ import numpy as np
 import torch
 
 from ddpg_extras.run.checkpoints import (
+    RUN_CHECKPOINT,
+    cohort_entries,
     reached_goal,
     read_flags,
     resume_checkpoint,
     resume_flags,
 )
-from ddpg_extras.run.checks import command, fail, is_count, parse_seeds, plain_name, seeds_name
+from ddpg_extras.run.checks import command, fail, parse_seeds, seeds_name
 from ddpg_extras.run.files import (
     SEEDS_CHECKPOINT,
     Writes,
@@ -59,7 +61,7 @@ class Cohort:
         else:
             loads = [(seed, None, None) for seed in seeds or range(500, 510)]  # 500-509
         self.args = args
-        self.session = Session(args, parser.error)  # the flags as resumed, if resumed
+        self.session = Session(args, parser.error, True)  # the flags as resumed, if resumed
         self.device = self.session.device
         self.runs = [Run(argparse.Namespace(**dict(vars(args), seed=seed)), self.session,
                          loaded, in_cohort=True, run_name=run_name)
@@ -75,7 +77,7 @@ class Cohort:
         loaded = load_model_file(path)
         if is_checkpoint(loaded):
             fail('{} is the checkpoint of one run; resume it with: {}'.format(
-                path, command('train.py', '--load_model', path)))
+                path, command('train.py', load_model=path)))
         if not (isinstance(loaded, dict) and loaded.get('format') == SEEDS_CHECKPOINT):
             return args, [(seed, (path, loaded, None), None) for seed in seeds or range(500, 510)]
         entries = cohort_entries(path, loaded)
@@ -361,7 +363,7 @@ class Cohort:
             print('seed {}: {}'.format(result['seed'], summary(result)))
         print("the batch's checkpoint: {}".format(self.path))
         if signals.received:
-            print('resume with: {}'.format(command('train_seeds.py', '--load_model', self.path)))
+            print('resume with: {}'.format(command('train_seeds.py', load_model=self.path)))
         writes = Writes()  # the cohort's failed saves, and each seed's
         for each in [self] + self.runs:
             writes.failed.update(each.writes.failed)
@@ -375,40 +377,9 @@ class Cohort:
         if os.path.exists(self.path):
             return ("the batch's checkpoint on disk, {}, resumes each seed from its last "
                     'checkpoint on disk: {}'.format(
-                        self.path, command('train_seeds.py', '--load_model', self.path)))
+                        self.path, command('train_seeds.py', load_model=self.path)))
         return ("no batch checkpoint is on disk; each seed's last checkpoint in {} resumes "
                 'it alone: python train.py --load_model <it>'.format(self.args.save_path))
-
-
-ENDED = (None, 'stopped', 'goal', 'episodes', 'diverged')
-RUN_CHECKPOINT = '.checkpoint.pth'  # a seed's checkpoint: <its run name>.checkpoint.pth
-RESULT_TYPES = {'seed': int, 'reached_goal': bool, 'episodes': int, 'steps': int,
-                'score_avg': (int, float, type(None)), 'model': (str, type(None)),
-                'error': (str, type(None)), 'stopped': bool}
-
-
-def cohort_entries(path, state):
-    """The seeds' entries of a cohort's checkpoint, or one line where one is not as the
-    cohort writes it: a seed, its checkpoint's file name beside it, why it ended, and its
-    result once it has."""
-    def whole(entry):
-        if not (isinstance(entry, dict) and is_count(entry.get('seed'))
-                and plain_name(entry.get('checkpoint'))
-                and entry['checkpoint'].endswith(RUN_CHECKPOINT) and entry.get('ended') in ENDED
-                and isinstance(entry.get('saved', True), bool)):
-            return False
-        result = entry.get('result')
-        if entry['ended'] is None:
-            return result is None
-        return isinstance(result, dict) and result.get('seed') == entry['seed'] and all(
-            isinstance(result.get(key), kind) for key, kind in RESULT_TYPES.items())
-    entries = state.get('seeds')
-    if not (isinstance(state.get('args'), dict) and isinstance(entries, list) and entries
-            and all(map(whole, entries))
-            and len({entry['seed'] for entry in entries}) == len(entries)):
-        fail('{} is not a whole batch checkpoint (its seeds are not as train_seeds.py writes '
-             'them); resume from another copy of it'.format(path))
-    return entries
 
 
 def summary(result):

@@ -1,13 +1,14 @@
 """Ray for a study (not in the deck): starting it here or joining a cluster, and the one
-line that says why not where it cannot, instead of Ray's own warnings."""
+line that says why not where it cannot, instead of Ray's own warnings; a finished
+trial's outcome."""
 import contextlib
 import os
-import signal
 import socket
 import sys
 import tempfile
 
 from ddpg_extras.run.checks import fail
+from ddpg_extras.study.stops import held
 
 
 def import_ray():
@@ -43,13 +44,14 @@ def start_ray(ray, args, root):
     options = dict(log_to_driver=False, logging_level='ERROR')
     with held_back_stderr() as said:  # Ray's own warnings, from Python and from C++
         try:
-            if args.address:
-                ray.init(address=args.address, runtime_env={'env_vars': env_vars}, **options)
-            else:  # Ray's processes inherit this one's environment: the workers it starts
-                os.environ.update(env_vars)  # at once serve the trials (a runtime_env
-                ray.init(address='local', num_cpus=args.workers,  # would start others)
-                         include_dashboard=False, **options)
-            stop_as_ctrl_c()  # not Ray's SIGTERM handler, which ray.init has set
+            with held():  # a signal is acted on once Ray has started, not Ray's handler
+                if args.address:
+                    ray.init(address=args.address, runtime_env={'env_vars': env_vars},
+                             **options)
+                else:  # Ray's processes inherit this one's environment: the workers it
+                    os.environ.update(env_vars)  # starts at once serve the trials (a
+                    ray.init(address='local', num_cpus=args.workers,  # runtime_env would
+                             include_dashboard=False, **options)  # start others)
             return
         except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
             error = e
@@ -93,72 +95,9 @@ def ray_error(error, said, address):
     return 'cannot start Ray{}: {}'.format(where, str(error).split('\n')[0])
 
 
-STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP while a driver does not wait on its trials: it stops as Ctrl-C
-    stops it, with the signal's own exit status."""
-
-    def __init__(self, signum):
-        super().__init__()
-        self.signum = signum
-
-
-def stop_as_ctrl_c():
-    """SIGTERM and SIGHUP stop a driver as Ctrl-C does (Ray's own SIGTERM handler, which
-    ray.init sets, ends the process from inside Ray's C++ with a crash dump)."""
-    def stopped(signum, frame):
-        raise Stopped(signum)
-    for signum in STOPS[1:]:
-        signal.signal(signum, stopped)
-
-
-def exit_status(stop):
-    """A stopped driver's exit status, as shells give it: 130 for Ctrl-C, 143 for SIGTERM,
-    129 for SIGHUP."""
-    return 128 + getattr(stop, 'signum', signal.SIGINT)
-
-
-@contextlib.contextmanager
-def stop_signals():
-    """While a driver waits on its trials: Ctrl-C, SIGTERM and SIGHUP are noted, never
-    raised, and the loop looks (a KeyboardInterrupt raised inside Ray's wait was seen to
-    be lost, and the study then ran on as if never stopped). Yields the signals
-    received."""
-    received = []
-    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
-                for signum in STOPS}
-    try:
-        yield received
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def outcome(ray, ref):
     """A finished task's result, or {'failed': why} where Ray gave it up."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as e:
         return {'failed': 'failed: ' + str(e).strip().split('\n')[-1]}
-
-
-def stop_tasks(ray, pending, signum):
-    """A stop (signum): every running trial gets the signal, saves its checkpoint and
-    returns; the same signal again, or another, quits at once."""
-    name = signal.Signals(signum).name
-
-    def quit_now(again, frame):
-        print('{} again: quitting without waiting for the trials'.format(
-            signal.Signals(again).name), file=sys.stderr)
-        raise SystemExit(128 + again)
-    for stop in STOPS:
-        signal.signal(stop, quit_now)
-    print('\n{}: stopping the study; each running trial saves its checkpoint (press Ctrl-C '
-          'again to quit at once)'.format(name), flush=True)
-    for ref in pending:
-        ray.cancel(ref, force=False)
-    for ref in pending:
-        with contextlib.suppress(ray.exceptions.RayError):
-            ray.get(ref, timeout=300)

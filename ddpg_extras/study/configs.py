@@ -6,10 +6,10 @@ import argparse
 import re
 import shlex
 
-from ddpg_extras.run.checks import check_flags, fail, positive_int, quietly
+from ddpg_extras.run.checks import check_flags, fail, parse_flags, positive_int, quietly
 from ddpg_extras.run.environments import check_env_from_file
 
-STUDY_FLAGS = ('--seed', '--save_path', '--logdir', '--load_model', '--render', '--threads')
+STUDY_FLAGS = ('seed', 'save_path', 'logdir', 'load_model', 'render', 'threads')
 
 
 NAME = re.compile(r'(?!\.+$)[A-Za-z0-9_.-]+')  # a plain name: no folder in it, not . or ..
@@ -94,12 +94,15 @@ def trainer(flags, args=None):
 
 def check_config(flags):
     """What train.py would say of a configuration's flags, or None where it takes them;
-    a flag that the study sets itself is refused."""
-    for flag in flags:
-        if flag.split('=')[0] in STUDY_FLAGS:
-            return ('{} is set by the study for each trial (the seeds come from --seeds; '
-                    'each trial runs one thread); drop it'.format(flag.split('=')[0]))
-    return config_problem(flags)
+    a flag that the study sets itself is refused as train.py's parser reads it (its
+    name, however it is written), not as it is spelled."""
+    import train
+    given, problem = quietly(lambda: parse_flags(train.parser, flags)[1])
+    for flag in STUDY_FLAGS if not problem else ():
+        if flag in given:
+            return ('--{} is set by the study for each trial (the seeds come from --seeds; '
+                    'each trial runs one thread); drop it'.format(flag))
+    return problem or config_problem(flags)
 
 
 def config_problem(flags):

@@ -20,6 +20,8 @@ import socket
 import time
 
 from ddpg_extras.run.checks import fail
+from ddpg_extras.study.guard import inside
+from ddpg_extras.study.stops import held
 
 
 class FolderLock:
@@ -37,6 +39,17 @@ class FolderLock:
         me = {'host': socket.gethostname(), 'pid': os.getpid(),
               'since': time.strftime('%Y-%m-%d %H:%M:%S %z')}
         mine = '{}.{}.{}'.format(self.path, me['host'], me['pid'])
+        inside(self.folder, self.path)  # neither is a link that leads out of the folder
+        inside(self.folder, mine)
+        try:
+            with held():  # a signal meanwhile stops the driver once the lock is its, or not
+                self.acquire(me, mine)
+        except KeyboardInterrupt:  # (a with statement does not call __exit__ here)
+            self.__exit__()
+            raise
+        return self
+
+    def acquire(self, me, mine):
         try:
             self.fd = os.open(mine, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # until this process ends
@@ -54,7 +67,6 @@ class FolderLock:
             if not self.owned and self.fd is not None:
                 os.close(self.fd)
                 self.fd = None
-        return self
 
     def take(self, mine, host):
         """Link this driver's file to the lock's name; or replace the lock of a driver that
@@ -124,7 +136,8 @@ class FolderLock:
                  self.folder, describe(owner), self.take_over))
 
     def __exit__(self, *exc):
-        self.release()
+        with held():
+            self.release()
 
     def release(self):
         """Remove the lock, if it is still this driver's, and let go of it."""

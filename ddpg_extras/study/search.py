@@ -11,8 +11,10 @@ A dimension is one of train.py's flags and where it may go:
     tanh_actor=[on,off]         a switch (a flag without a value): given, or not
 
 Floats are rounded to three significant digits before they train, so that a trial's
-flags read as they were run."""
+flags read as they were run; to more where three would take a value out of its range
+(0.9999 of uniform(0.9,0.9999) stays 0.9999, not 1)."""
 import json
+import math
 import os
 import re
 import warnings
@@ -20,6 +22,7 @@ from typing import NamedTuple
 
 from ddpg_extras.run.checks import fail
 from ddpg_extras.run.files import atomic_write, first_free
+from ddpg_extras.study.guard import inside
 
 JOURNAL = 'optuna.journal'  # Optuna's own storage, in the study folder
 NAME = 'tuning'  # the Optuna study's name in it
@@ -71,16 +74,23 @@ def parse_dimension(text, defaults):
 
 
 def flag_values(dimension):
-    """The values to check with train.py: both ends of a range, or every choice."""
+    """The values to check with train.py: both ends of a range, as they would be drawn,
+    or every choice."""
     if dimension.kind == 'int':
         return [str(v) for v in dimension.values]
     if dimension.kind in ('log', 'uniform'):
-        return [rounded(v) for v in dimension.values]
+        return [rounded(v, *dimension.values) for v in dimension.values]
     return list(dimension.values)
 
 
-def rounded(value):
-    return '{:.3g}'.format(value)
+def rounded(value, low, high):
+    """value (in [low, high]) as a text of three significant digits, or of more where
+    fewer would lie outside [low, high]: a value drawn never leaves its range."""
+    for digits in range(3, 17):
+        text = '{:.{}g}'.format(value, digits)
+        if low <= float(text) <= high:
+            return text
+    return repr(float(value))  # all its digits: the value itself
 
 
 def suggest(trial, space):
@@ -92,7 +102,8 @@ def suggest(trial, space):
         elif d.kind == 'int':
             params[d.flag] = str(trial.suggest_int(d.flag, *d.values))
         else:
-            params[d.flag] = rounded(trial.suggest_float(d.flag, *d.values, log=d.kind == 'log'))
+            value = trial.suggest_float(d.flag, *d.values, log=d.kind == 'log')
+            params[d.flag] = rounded(value, *d.values)
     return params
 
 
@@ -131,22 +142,25 @@ def base_params(space, args, defaults):
     return params
 
 
-def in_space(dimension, text):
+def in_space(dimension, text, drawn):
     """Whether a trial's value of a flag (its text, as suggest gives it) lies in the
-    dimension: a value read back from the journal, checked before it trains."""
+    dimension, and is what the sampler drew (drawn): a value read back from the
+    journal, checked before it trains or the sampler learns from it."""
     d = dimension
     if not isinstance(text, str):
         return False
     if d.kind == 'choices':
-        return text in d.values
+        return text in d.values and drawn == text
     try:
         value = int(text) if d.kind == 'int' else float(text)
     except ValueError:
         return False
+    low, high = d.values
     if d.kind == 'int':
-        return str(value) == text and d.values[0] <= value <= d.values[1]
-    low, high = (float(rounded(end)) for end in d.values)  # as drawn: 3 digits
-    return rounded(value) == text and low <= value <= high
+        return str(value) == text and low <= value <= high and drawn == value
+    return (math.isfinite(value) and rounded(value, low, high) == text and low <= value <= high
+            and isinstance(drawn, float) and low <= drawn <= high
+            and rounded(drawn, low, high) == text)
 
 
 def repair_journal(out):
@@ -171,8 +185,8 @@ def repair_journal(out):
                      path, number))
     if tail:
         kept = first_free(path + '.damaged', (path + '.damaged.{}').format)
-        atomic_write(kept, lambda f: f.write(tail))
-        os.truncate(path, len(data) - len(tail))
+        atomic_write(inside(out, kept), lambda f: f.write(tail))
+        os.truncate(inside(out, path), len(data) - len(tail))
         print('{} ended in {}; it is kept in {}, and the tuning goes on from the {} whole '
               'entries before it'.format(path, 'a line that is not an entry' if
                                          tail.endswith(b'\n') else 'an entry cut short (a '
@@ -195,7 +209,9 @@ def storage(out):
     survives a kill -9: a line cut short is not read)."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
-    return JournalStorage(JournalFileBackend(os.path.join(out, JOURNAL)))
+    path = os.path.abspath(os.path.join(out, JOURNAL))  # its lock, a link, points at it
+    inside(out, path + '.lock')  # Optuna makes it, a link to the journal, while it writes
+    return JournalStorage(JournalFileBackend(inside(out, path)))
 
 
 def pruner(settings):

@@ -12,6 +12,7 @@ from collections import namedtuple
 from ddpg_extras.run.files import atomic_write
 from ddpg_extras.run.writer import scalars
 from ddpg_extras.study import estimates, figures
+from ddpg_extras.study.guard import inside
 
 QUANTITIES = (('actor_score', "saved actors' noiseless score"),
               ('score_avg', 'final 100-episode average of the training scores'))
@@ -248,7 +249,7 @@ def write_report(out, header, configs, rows, budgets, args):
     if left_out:  # a log deleted or cut short: the curves go on without it, and say so
         text += '\n\ncurves.png leaves out {} run(s) whose logs lack {}: {}'.format(
             len(left_out), ', '.join(sorted(needed_tags(args.x))), ', '.join(left_out))
-    written = [os.path.join(out, name) for name in ('statistics.csv', 'summary.md')]
+    written = [inside(out, os.path.join(out, name)) for name in ('statistics.csv', 'summary.md')]
     atomic_write(written[0], lambda f: f.write(statistics_csv(statistics).encode()))
     atomic_write(written[1], lambda f: f.write('{}\n\n{}\n'.format(header, text).encode()))
     colors = {name: 'C{}'.format(i % 10) for i, (name, _) in enumerate(configs)}
@@ -260,15 +261,15 @@ def write_report(out, header, configs, rows, budgets, args):
                     for name, (found, _) in statistics.items()
                     if 'improvement' in found and found['improvement'][0].low is not None}
     if groups:
-        written.append(os.path.join(out, 'curves.png'))
+        written.append(inside(out, os.path.join(out, 'curves.png')))
         gaps = all(set(GAP_TAGS) <= set(run) for runs in groups.values() for run in runs)
         figures.curves_png(written[-1], groups, CURVE_TAGS + (GAP_TAGS if gaps else ()), args.x,
                            colors)
     if scores:
-        written.append(os.path.join(out, 'profiles.png'))
+        written.append(inside(out, os.path.join(out, 'profiles.png')))
         figures.profiles_png(written[-1], scores, protocol, colors)
     if improvements:
-        written.append(os.path.join(out, 'improvement.png'))
+        written.append(inside(out, os.path.join(out, 'improvement.png')))
         figures.improvement_png(written[-1], improvements, baseline, colors)
     return text, written
 

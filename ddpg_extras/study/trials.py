@@ -14,23 +14,21 @@ import statistics
 
 import torch
 
-from ddpg_extras.run.checkpoints import is_whole, read_flags, run_ended
-from ddpg_extras.run.checks import parse_flags, plain_name, quietly, seeds_name
+from ddpg_extras.run.checkpoints import cohort_entries, is_whole, number, read_flags, run_ended
+from ddpg_extras.run.checks import is_count, parse_flags, plain_name, quietly, seeds_name
 from ddpg_extras.run.files import (
     SEEDS_CHECKPOINT,
     WriteFailed,
     Writes,
     atomic_write,
     first_free,
-    first_outside,
     is_checkpoint,
-    outside,
     read_model_file,
     read_whole_json,
     write_json,
 )
 from ddpg_extras.run.training import ended_run
-from ddpg_extras.seeds.cohort import cohort_entries
+from ddpg_extras.study.guard import Outside, check_tree, inside, leads_outside
 from ddpg_extras.study.search import Reporter
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
@@ -47,6 +45,26 @@ COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 's
 
 # What a trial's result.json must hold, besides its configuration and seed, to count.
 ROW_KEYS = ('reached_goal', 'episodes', 'score_avg', 'actor_score', 'error')
+
+
+def is_text(value):
+    return isinstance(value, str)
+
+
+# Of what a trial's trained.json and result.json hold, what each value must be where it
+# is given (None aside, but for reached_goal): read back from a file handed over, a row
+# is used only where it is what a trial writes.
+KINDS = {'reached_goal': lambda v: isinstance(v, bool), 'episodes': is_count, 'steps': is_count,
+         'attempts': is_count, **dict.fromkeys(('seconds', 'score_avg', 'actor_score',
+                                                'actor_score_std') + GAPS, number),
+         **dict.fromkeys(('env_name', 'error', 'model', 'run_dir', 'flags', 'node',
+                          'node_ip'), is_text)}
+
+
+def well_typed(row):
+    """Whether each value of a trial's row that KINDS names is of its kind."""
+    return all(row.get(key) is None and key != 'reached_goal' or kind(row.get(key))
+               for key, kind in KINDS.items())
 
 
 def trial_dir(out, config, seed):
@@ -72,29 +90,27 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
     trial (study.py --tune), whose seeds report their running average to the pruner
     (ddpg_extras/study/search.py); a pruned one returns {'pruned': episodes, 'node': ...}."""
     folder = group_dir(out, config, seeds, together)
-    escape = escapes(out, config, seeds, together)
-    if escape:  # (the driver checked it, unless another process planted it since)
-        return {'failed': escape}
     try:
-        os.makedirs(folder, exist_ok=True)
-        attempts = count_attempt(folder)
+        escapes(out, config, seeds, together)  # (the driver checked the whole folder)
+        os.makedirs(inside(out, folder), exist_ok=True)
+        attempts = count_attempt(out, folder)
         trained_path = os.path.join(folder, 'trained.json')
         trained, _ = read_trained(folder, len(seeds))
         pruned_path = os.path.join(folder, 'pruned.json')
-        pruned, _ = read_whole_json(pruned_path, lambda p: isinstance(p, dict) and 'pruned' in p)
+        pruned, _ = read_whole_json(pruned_path, is_pruned)
         if pruned:  # pruned by an attempt killed before the driver heard it
             return pruned
         if trained is None:  # else an attempt was killed while scoring
             report = Reporter(out, *tuning) if tuning else None
-            trained = train_run(folder, flags, seeds, deck_loop, together, report)
+            trained = train_run(out, folder, flags, seeds, deck_loop, together, report)
             if trained is None:
                 return {'stopped': True}
             if report and report.pruned:
                 pruned = {'pruned': report.pruned, 'node': where()[0],
                           'seconds': max(t.get('seconds') or 0 for t in trained)}
-                write_json(pruned_path, pruned)
+                write_json(inside(out, pruned_path), pruned)
                 return pruned
-            write_json(trained_path, trained)
+            write_json(inside(out, trained_path), trained)
         rows = []
         for seed, seed_trained in zip(seeds, in_folder(folder, trained)):
             row = seed_row(out, config, flags, seed, seed_trained, attempts, scoring)
@@ -102,6 +118,8 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
                 return {'stopped': True}
             rows.append(row)
         return rows
+    except Outside as e:  # a link planted since the driver looked
+        return {'failed': e.line}
     except WriteFailed as e:  # the training's last line says which file, and why
         return {'failed': e.message.split('error: ', 1)[-1]}
     except OSError as e:
@@ -110,16 +128,21 @@ def run_trial(out, config, flags, seeds, scoring=(100, 10000), deck_loop=False, 
 
 
 def escapes(out, config, seeds, together):
-    """One line where a path the trial writes (its folders, their files, what lies below
-    them) would lead outside the study folder through a link, else None."""
+    """Outside where a path the trial writes (its folders, their files, what lies below
+    them) would lead outside the study folder through a link."""
     folder = group_dir(out, config, seeds, together)
-    paths = [os.path.join(out, 'trials'), os.path.dirname(folder), folder] + [
-        trial_dir(out, config, seed) for seed in seeds]
-    found = first_outside(out, [path for path in paths if os.path.lexists(path)])
-    if found:
-        return ('{} leads outside the study folder {} (a link); a trial writes only inside '
-                'it: remove the link'.format(found, out))
-    return None
+    for path in (os.path.join(out, 'trials'), os.path.dirname(folder)):
+        if os.path.lexists(path):
+            inside(out, path)
+    for path in [folder] + [trial_dir(out, config, seed) for seed in seeds]:
+        check_tree(out, path)
+
+
+def is_pruned(pruned):
+    """Whether a trial's pruned.json holds what a pruned trial writes there."""
+    return (isinstance(pruned, dict) and is_count(pruned.get('pruned'))
+            and isinstance(pruned.get('node', ''), str)
+            and (pruned.get('seconds') is None or number(pruned['seconds'])))
 
 
 def read_trained(folder, n):
@@ -127,9 +150,9 @@ def read_trained(folder, n):
     with its trained.json)."""
     def valid(trained):  # file names of the trial's own (in_folder)
         return (isinstance(trained, list) and len(trained) == n
-                and all(isinstance(t, dict) and set(KEPT) <= set(t) for t in trained)
-                and all(t[key] is None or isinstance(t[key], str)
-                        and plain_name(os.path.basename(t[key]))
+                and all(isinstance(t, dict) and set(KEPT) <= set(t) and well_typed(t)
+                        for t in trained)
+                and all(t[key] is None or plain_name(os.path.basename(t[key]))
                         for t in trained for key in ('model', 'run_dir')))
     trained, problem = read_whole_json(os.path.join(folder, 'trained.json'),
                                        lambda t: valid([t] if isinstance(t, dict) else t))
@@ -167,23 +190,27 @@ def seed_row(out, config, flags, seed, trained, attempts, scoring):
                actor_score_std=actor_score_std)
     for key in ('run_dir', 'model'):  # within the study folder, which may move
         row[key] = row.get(key) and os.path.relpath(row[key], out)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_json(path, row)
+    os.makedirs(inside(out, os.path.dirname(path)), exist_ok=True)
+    write_json(inside(out, path), row)
     return row
 
 
-def count_attempt(folder):
+def count_attempt(out, folder):
     """Note this attempt in the trial's attempts file (one line each: the Ray node it
     runs on, and the process); returns how many there have been."""
-    path = os.path.join(folder, 'attempts')
-    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    path = inside(out, os.path.join(folder, 'attempts'))
+    try:
+        with open(path, 'rb') as f:  # whatever it holds: only its lines are counted
+            lines = f.read().decode(errors='replace').splitlines()
+    except FileNotFoundError:
+        lines = []
     lines.append('{} {}'.format(where()[0] or '-', os.getpid()))
     text = '\n'.join(lines) + '\n'
     atomic_write(path, lambda f: f.write(text.encode()))
     return len(lines)
 
 
-def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None):
+def train_run(out, folder, flags, seeds, deck_loop=False, together=False, report=None):
     """train.main in this process (train_seeds.main for seeds together; with deck_loop,
     the deck's loop as published: ddpg_extras/baseline/deck_ddpg.py), its output in the
     trial's train.log: a list of what each seed reached, or None if it was stopped. It goes on
@@ -199,12 +226,12 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None
     # one thread per trial, whatever the default (trials fill the cores instead)
     argv = [*flags, '--seeds' if together else '--seed', ','.join(map(str, seeds)),
             '--save_path', save_path, '--logdir', logdir, '--threads', '1']
-    with open(os.path.join(folder, 'train.log'), 'a') as log, \
+    with open(inside(out, os.path.join(folder, 'train.log')), 'a') as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         checkpoint, state, problem = trial_checkpoint(folder, together, flags)
         if problem:
             print('{}; the trial starts over, and keeps it as {}'.format(
-                problem, set_aside_damaged(checkpoint)))
+                problem, set_aside_damaged(out, checkpoint)))
             checkpoint = None
         if checkpoint and not together and run_ended(state, state['args']['max_iter_num'],
                                                      state['args']['goal_score']):
@@ -216,7 +243,7 @@ def train_run(folder, flags, seeds, deck_loop=False, together=False, report=None
         if checkpoint:  # an earlier attempt was killed, or the study stopped: go on from there
             argv += ['--load_model', checkpoint]
         else:  # an attempt killed before its first checkpoint leaves only a partial log
-            shutil.rmtree(logdir, ignore_errors=True)
+            shutil.rmtree(inside(out, logdir), ignore_errors=True)
         try:
             results = train_main(argv, report) if report else train_main(argv)
         except KeyboardInterrupt:  # stopped before train.py caught the signal itself
@@ -305,10 +332,10 @@ def deck_loop_main(argv):
     return dict(result, env_name=args.env_name, run_dir=None)  # log/score only: no curves
 
 
-def set_aside_damaged(path):
+def set_aside_damaged(out, path):
     """Keep a damaged file under a name of its own (path.damaged, path.damaged.2, ...)."""
     kept_as = first_free(path + '.damaged', (path + '.damaged.{}').format)
-    os.replace(path, kept_as)
+    os.replace(inside(out, path), inside(out, kept_as))
     return kept_as
 
 
@@ -346,8 +373,9 @@ def read_result(out, config, seed):
         os.path.join(trial_dir(out, config, seed), 'result.json'),
         lambda row: (isinstance(row, dict) and row.get('config') == config
                      and row.get('seed') == seed and set(ROW_KEYS) <= set(row)
-                     and all(row.get(key) is None or isinstance(row[key], str)
-                             and not outside(out, os.path.join(out, row[key]))
+                     and well_typed(row)
+                     and all(row.get(key) is None
+                             or not leads_outside(out, os.path.join(out, row[key]))
                              for key in ('model', 'run_dir'))))
 
 
@@ -388,15 +416,16 @@ def results_problem(path):
         return str(e)
     if not table or not table[0] or table[0][0] != 'config':
         return 'no header line of columns, config first'
-    for number, line in enumerate(table[1:], 2):
+    for line_number, line in enumerate(table[1:], 2):
         if len(line) != len(table[0]):
-            return 'line {} has {} fields, and the header {}'.format(number, len(line),
+            return 'line {} has {} fields, and the header {}'.format(line_number, len(line),
                                                                     len(table[0]))
     return None
 
 
-def write_results(path, rows):
-    """results.csv: one row per trial."""
+def write_results(out, rows):
+    """results.csv in the study folder out: one row per trial."""
+    path = inside(out, os.path.join(out, 'results.csv'))
     text = io.StringIO()
     writer = csv.DictWriter(text, COLUMNS, extrasaction='ignore', lineterminator='\n')
     writer.writeheader()

@@ -9,13 +9,16 @@ importance.png (each flag's importance, by Optuna's own evaluator) and best.md."
 import argparse
 import csv
 import io
+import math
 import os
+import re
 import shlex
 import warnings
 
 from ddpg_extras.run.checks import fail
 from ddpg_extras.run.files import atomic_write
 from ddpg_extras.study.configs import STUDY_FLAGS, check_scoring, config_problem, trainer
+from ddpg_extras.study.guard import inside
 from ddpg_extras.study.search import (
     JOURNAL,
     NAME,
@@ -96,20 +99,26 @@ def open_search(out, base_flags, space, args, defaults):
              'changed. Restore it from a copy, or tune again with a new --out'.format(
                  journal, 'missing' if not os.path.exists(journal) else 'empty',
                  os.path.join(out, 'trials')))
+    damaged = ('{} does not read back ({}); nothing was changed. Restore it from a copy, or '
+               'tune again with a new --out')
+    try:  # Optuna replays every entry here: one that does not fit raises any kind of error
+        store = storage(out)
+    except Exception as e:  # (AssertionError, KeyError, ValueError, TypeError, ...)
+        fail(damaged.format(journal, ' '.join('{}: {}'.format(type(e).__name__, e).split())))
     try:
-        study = optuna.load_study(study_name=NAME, storage=storage(out), pruner=prune)
+        study = optuna.load_study(study_name=NAME, storage=store, pruner=prune)
     except KeyError:  # a new tuning
         if entries:  # entries, yet no tuning in them
             fail('{} holds no tuning; nothing was changed. Restore it from a copy, or tune '
                  'again with a new --out'.format(journal))
         import train
-        study = optuna.create_study(study_name=NAME, storage=storage(out), pruner=prune,
+        study = optuna.create_study(study_name=NAME, storage=store, pruner=prune,
                                     direction=OBJECTIVES[args.objective][0])
         study.enqueue_trial(base_params(space, vars(train.parser.parse_args(base_flags)),
                                         defaults))
-    except (ValueError, TypeError, AttributeError, IndexError) as e:  # entries out of order
-        fail('{} does not read back ({}); nothing was changed. Restore it from a copy, or '
-             'tune again with a new --out'.format(journal, e))
+    if [d.name.lower() for d in study.directions] != [OBJECTIVES[args.objective][0]]:
+        fail(damaged.format(journal, 'its tuning does not {} one objective'.format(
+            OBJECTIVES[args.objective][0])))
     Sampler = optuna.samplers.TPESampler if args.sampler == 'tpe' else optuna.samplers.RandomSampler
     options = dict(constant_liar=True) if args.sampler == 'tpe' else {}  # trials in parallel
     # a resumed tuning's sampler is seeded afresh, lest it draw its first trials again
@@ -119,12 +128,13 @@ def open_search(out, base_flags, space, args, defaults):
 
 
 def check_trials(out, study, base_flags, space, defaults):
-    """The flags of the trials that train again (running) or are confirmed (complete),
-    read back from the journal, checked before Ray starts. A trial that a killed driver
-    asked for but never gave flags to never trained: it is failed."""
+    """The flags of the trials that train again (running), are confirmed (complete) or
+    that the sampler learns from (those and the pruned), read back from the journal,
+    checked before Ray starts. A trial that a killed driver asked for but never gave
+    flags to never trained: it is failed."""
     from optuna.trial import Trial, TrialState
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,
-                                                          TrialState.COMPLETE)):
+    for trial in study.get_trials(deepcopy=False, states=(
+            TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)):
         if trial.state == TrialState.RUNNING and not {'params', 'flags', 'seeds'} <= set(
                 trial.user_attrs):
             live = Trial(study, trial._trial_id)
@@ -133,6 +143,13 @@ def check_trials(out, study, base_flags, space, defaults):
             study.tell(live, state=TrialState.FAIL)
             continue
         trial_flags(out, trial, base_flags, space, defaults)
+        values = trial.values
+        if trial.state == TrialState.COMPLETE and not (
+                isinstance(values, list) and len(values) == 1
+                and isinstance(values[0], float) and math.isfinite(values[0])):
+            fail('{} holds {}, complete, whose objective is {!r}, not one number; it is '
+                 'damaged. Restore it from a copy, or tune again with a new --out'.format(
+                     os.path.join(out, JOURNAL), trial_name(trial.number), values))
 
 
 def pruning(args):
@@ -142,12 +159,13 @@ def pruning(args):
 def run_search(ray, out, study, base_flags, seeds, space, args, defaults, slots):
     """Ask, run and tell trials of Optuna's study (open_search) until the tuning has
     args.tune of them, slots at a time; the trials a stopped or killed driver left
-    running go on first, from their checkpoints. Returns (Optuna's study, [the signal]
-    that stopped it, or [0] where a trial was stopped on its own: those go on when it is
-    run again; [] if it ended)."""
+    running go on first, from their checkpoints. Returns (Optuna's study, [the signals]
+    that stopped it, the first first, or [0] where a trial was stopped on its own: those
+    go on when it is run again; [] if it ended)."""
     import optuna
 
-    from ddpg_extras.study.cluster import outcome, stop_signals, stop_tasks
+    from ddpg_extras.study.cluster import outcome
+    from ddpg_extras.study.stops import stop_signals, stop_tasks
     task = ray.remote(run_trial).options(num_cpus=1, max_retries=args.retries)
     running, refs = optuna.trial.TrialState.RUNNING, {}
 
@@ -174,8 +192,8 @@ def run_search(ray, out, study, base_flags, seeds, space, args, defaults, slots)
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)  # Ctrl-C is seen
             for ref in ready:
                 print(tell(study, refs.pop(ref), outcome(ray, ref), args), flush=True)
-        stop_tasks(ray, list(refs), stopped[0])  # each saves its checkpoints; it stays running
-    return study, stopped[:1]
+        stop_tasks(ray, list(refs), stopped)  # each saves its checkpoints; it stays running
+    return study, list(stopped)
 
 
 def trial_flags(out, trial, base_flags, space, defaults):
@@ -183,9 +201,11 @@ def trial_flags(out, trial, base_flags, space, defaults):
     configuration (base_flags) and the trial's values, in the search space, give: read
     back from a file, they are checked before they train. One line naming it else."""
     params, flags = trial.user_attrs.get('params'), trial.user_attrs.get('flags')
-    if not (isinstance(params, dict) and set(params) == {d.flag for d in space}
-            and all(in_space(d, params[d.flag]) for d in space)
-            and flags == with_params(base_flags, params, defaults)):
+    seeds, drawn = trial.user_attrs.get('seeds'), trial.params  # (what the sampler drew)
+    if not (isinstance(params, dict) and set(params) == set(drawn) == {d.flag for d in space}
+            and all(in_space(d, params[d.flag], drawn[d.flag]) for d in space)
+            and flags == with_params(base_flags, params, defaults)
+            and isinstance(seeds, str) and re.fullmatch(r'\d+(,\d+)*', seeds)):
         fail('{} holds {} with flags that the tuning\'s configuration and search space do '
              'not give; nothing was trained: it is damaged, or not made by this program. '
              'Restore it from a copy, or tune again with a new --out'.format(
@@ -254,6 +274,13 @@ def objective(rows, args, flags):
     return iqm_value([row['actor_score'] for row in rows]), None
 
 
+def attr(trial, key, kind, default):
+    """A trial's attribute as the journal holds it, where it is of its kind (a failed or
+    pruned trial's are read back, never checked: they do not train again)."""
+    value = trial.user_attrs.get(key, default)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
+
 def state(trial):
     """complete, pruned, failed or running."""
     return 'failed' if trial.state.name == 'FAIL' else trial.state.name.lower()
@@ -275,17 +302,17 @@ def write_tuning(out, study, space):
     for t in study.get_trials(deepcopy=False):
         steps, complete = sorted(t.intermediate_values), t.state.name == 'COMPLETE'
         writer.writerow([t.number, state(t), t.value if complete else '']
-                        + [t.user_attrs.get('params', {}).get(d.flag, '') for d in space]
+                        + [attr(t, 'params', dict, {}).get(d.flag, '') for d in space]
                         + [steps[-1] if t.state.name == 'PRUNED' and steps else '',
-                           ' '.join(t.user_attrs.get('flags', [])), t.user_attrs.get('seeds'),
-                           (t.user_attrs.get('node') or '')[:8], t.user_attrs.get('seconds'),
-                           t.user_attrs.get('error', '')])
-    written = [os.path.join(out, 'tuning.csv')]
+                           ' '.join(map(str, attr(t, 'flags', list, []))),
+                           attr(t, 'seeds', str, ''), attr(t, 'node', str, '')[:8],
+                           attr(t, 'seconds', (int, float), ''), attr(t, 'error', str, '')])
+    written = [inside(out, os.path.join(out, 'tuning.csv'))]
     atomic_write(written[0], lambda f: f.write(text.getvalue().encode()))
     completed = [t for t in study.get_trials(deepcopy=False) if t.state.name == 'COMPLETE']
     if not completed:
         return written, 'no trial has completed'
-    written.append(os.path.join(out, 'history.png'))
+    written.append(inside(out, os.path.join(out, 'history.png')))
     save(plots.plot_optimization_history(study).figure, written[-1])
     try:
         import optuna
@@ -295,7 +322,7 @@ def write_tuning(out, study, space):
             figure = plots.plot_param_importances(study).figure
     except (ValueError, RuntimeError) as e:  # none that differ
         return written, 'no importance: {}'.format(e)
-    written.append(os.path.join(out, 'importance.png'))
+    written.append(inside(out, os.path.join(out, 'importance.png')))
     save(figure, written[-1])
     return written, importance
 
@@ -348,7 +375,7 @@ def best_md(out, study, args, confirmation):
               'kept the best of {} estimates, each from {} seeds, so its own objective '
               'flatters it; the confirmation, on seeds the search never saw, is the one '
               'to quote.'.format(len(states), len(best.user_attrs['seeds'].split(',')))]
-    atomic_write(os.path.join(out, 'best.md'), lambda f: f.write(
+    atomic_write(inside(out, os.path.join(out, 'best.md')), lambda f: f.write(
         ('\n'.join(lines) + '\n').encode()))
     return command
 
@@ -395,7 +422,7 @@ def search_space(texts, base):
             d = parse_dimension(text, defaults)
         except ValueError as e:
             fail('--search {!r}: {}'.format(text, e))
-        if '--' + d.flag in STUDY_FLAGS + ('--env_name',) or d.flag in dict(REFUSED):
+        if d.flag in STUDY_FLAGS + ('env_name',) or d.flag in dict(REFUSED):
             fail('--search {!r}: --{} is set by the study for every trial (its seeds come from '
                  '--seeds, its trials train one environment, in one thread, through '
                  'train_seeds.py); search another flag'.format(text, d.flag))
