@@ -29,13 +29,14 @@ def run_script(script, *args, cwd=None, display=False, merged=False, env=None, t
                           timeout=timeout, **output, **kwargs)
 
 
-def run_script_after(prelude, script, *args):
+def run_script_after(prelude, script, *args, env=None, timeout=900):
     """Run `python script args...` as run_script does, after the Python lines of prelude
     in the same process (a module made missing, a function replaced)."""
     code = '{}\nimport runpy, sys\nsys.argv = [{!r}] + sys.argv[1:]\nrunpy.run_path({!r}, ' \
         'run_name="__main__")'.format(prelude, script, script)
     return subprocess.run([sys.executable, '-c', code, *map(str, args)], cwd=ROOT,
-                          env=script_env(), capture_output=True, text=True, timeout=900)
+                          env=env or script_env(), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def start_script(script, *args):

@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from test_resume_and_faults import only, wait_for
 
 import train
 from conftest import ROOT, assert_clean_error, run_script, script_env, start_script
+from ddpg_extras.run.checks import quietly
 
 QUICK_FLAGS = ['--max_iter_num', '1']
 
@@ -56,6 +58,14 @@ def folder_files(root):
     ({'configs': [['a', []]], 'seeds': [1], 'seeds_per_trial': 0},
      'holds settings that the command line would refuse'),
     ({'configs': [['a', []]], 'seeds': [1, 1]}, 'is damaged'),
+    ({'configs': [['a', ['--load', '/anywhere/actor.pth']]], 'seeds': [1]},  # a prefix
+     'holds configuration a, whose flags the command line would refuse: unrecognized '
+     'arguments: --load /anywhere/actor.pth'),
+    ({'configs': [['a', ['--load_model=/anywhere/actor.pth']]], 'seeds': [1]},
+     '--load_model is set by the study'),
+    ({'configs': [['a', []]], 'seeds': [1], 'score_episodes': None},
+     'holds settings that the command line would refuse: it holds no value of '
+     '--score_episodes'),
 ])
 def test_a_crafted_study_json_gets_one_line_and_nothing_is_written(tmp_path, study, fragment):
     import study as driver  # in this process: the script's checks, without its start-up
@@ -180,7 +190,94 @@ def test_a_damaged_actor_json_gets_one_line(a_run, tmp_path, script, text):
     result = run_script(script, '--load_model', actor, *args)
     assert_clean_error(result, '{}.json is damaged'.format(actor),
                        'move it away and give --env_name')
+    if text.startswith('{"env_name": 3'):  # what writes it: train.py, not a study
+        assert 'it does not hold what train.py writes there' in result.stderr
 
+
+# --- one parser for every flag ------------------------------------------------------------
+
+@pytest.mark.parametrize('script, argv, prefix', [
+    ('train', ['--max_iter', '1'], '--max_iter'),
+    ('train', ['--load', 'model.pth'], '--load'),
+    ('train_seeds', ['--max_iter', '1'], '--max_iter'),
+    ('study', ['--score_ep', '2'], '--score_ep'),
+    ('study', ['--confirm', '600'], '--confirm'),
+    ('plot', ['logs/run', '--land'], '--land'),
+    ('test', ['--episode', '1'], '--episode'),
+])
+def test_no_script_takes_a_flag_by_a_prefix_of_its_name(script, argv, prefix):
+    parser = load_script(script).parser
+    said, problem = quietly(lambda: parser.parse_args(argv))
+    assert problem is not None and problem.startswith('unrecognized arguments: ' + prefix)
+
+
+@pytest.mark.parametrize('config, fragment', [
+    ('a=--load /anywhere/actor.pth', 'unrecognized arguments: --load /anywhere/actor.pth'),
+    ('a=--load_model=/anywhere/actor.pth', '--load_model is set by the study'),
+    ('a=--seed=7', '--seed is set by the study'),
+    ('a=--seeds_per 2', 'unrecognized arguments: --seeds_per 2'),
+])
+def test_a_configuration_is_read_by_train_pys_parser_and_refused_by_what_it_sets(
+        tmp_path, config, fragment):
+    import study as driver
+    with pytest.raises(SystemExit) as refused:
+        driver.main(['--config', config, '--out', str(tmp_path / 'study')])
+    assert str(refused.value.code).startswith('error: --config a: ' + fragment)
+    assert os.listdir(tmp_path) == []
+
+
+def test_no_module_reads_argparses_private_attributes():
+    found = []
+    for path in glob.glob(os.path.join(ROOT, '**', '*.py'), recursive=True):
+        if '.venv' not in path and 'tests' not in path.split(os.sep):
+            text = open(path).read()
+            found += [(path, name) for name in ('._actions', '._option_string_actions',
+                                                '._optionals', '._positionals')
+                      if name in text]
+    assert found == []
+
+
+def load_script(name):
+    """A script's module: test.py by its path (a module named test is Python's)."""
+    import importlib
+    if name != 'test':
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location('watch', os.path.join(ROOT, 'test.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_printed_command_keeps_a_value_that_starts_with_a_dash_with_its_flag():
+    from ddpg_extras.run.checks import command
+    printed = command('train.py', load_model='-runs/a.checkpoint.pth')
+    assert printed == 'python train.py --load_model=-runs/a.checkpoint.pth'
+    args = train.parser.parse_args(shlex.split(printed)[2:])
+    assert args.load_model == '-runs/a.checkpoint.pth'
+
+
+# --- an actor whose layers do not fit each other ------------------------------------------
+
+MISFITS = {'fc2 of 32x64 after a 64-unit fc1': {'fc2.weight': torch.zeros(32, 64),
+                                                 'fc2.bias': torch.zeros(32)},
+           'a 1-D weight': {'fc2.weight': torch.zeros(64)}}
+
+
+@pytest.mark.parametrize('misfit', MISFITS)
+@pytest.mark.parametrize('script, flags', [
+    ('test.py', ['--no_render', '--episodes', 1]), ('plot.py', ['--landscape']),
+    ('train.py', ['--max_iter_num', 1])])
+def test_an_actor_whose_layers_do_not_fit_gets_one_line(a_run, tmp_path, misfit, script,
+                                                        flags):
+    weights = dict(torch.load(a_run['model'], weights_only=True), **MISFITS[misfit])
+    actor = tmp_path / 'actor.pth'
+    torch.save(weights, actor)
+    if script == 'train.py':
+        flags += ['--save_path', tmp_path / 'out', '--logdir', tmp_path / 'logs']
+    result = (run_script(script, actor, *flags) if script == 'plot.py' else
+              run_script(script, '--load_model', actor, *flags))
+    assert_clean_error(result, '{} holds no actor that model.py can build'.format(actor))
+    assert folder_files(tmp_path) == ['actor.pth']
 
 def test_an_actor_json_cannot_make_test_py_import_a_module(a_run, tmp_path):
     path, imported = spy_module(tmp_path)

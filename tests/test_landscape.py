@@ -2,6 +2,7 @@
 environment, the pictures and gaps in TensorBoard (changing nothing of the run), and
 plot.py's pictures of a saved model and of a run."""
 import glob
+import io
 import os
 
 import gymnasium as gym
@@ -77,12 +78,69 @@ def test_the_optimum_is_kept_by_discount_and_grid_and_a_damaged_copy_is_solved_a
     again = optimum.optimum(0.9, grid)  # read back whole, the same
     assert np.array_equal(again.value, first.value) and np.array_equal(again.policy, first.policy)
     whole = open(path, 'rb').read()
-    for damaged in (b'not an npz', whole[:len(whole) // 2]):  # garbage; a copy cut short
+    angles = np.linspace(-np.pi, np.pi, 31, endpoint=False)
+    for damaged in (b'not an npz', whole[:len(whole) // 2],  # garbage; a copy cut short
+                    arrays(angles=np.zeros((3, 4))),  # angles of the wrong shape
+                    arrays(angles=np.full(31, np.nan)),  # nan angles
+                    arrays(value=np.full((31, 31), 'text')),  # text values
+                    npy(first.value)):  # a .npy at the cache's path
         with open(path, 'wb') as f:
-            f.write(damaged)
+            f.write(damaged(first) if callable(damaged) else damaged)
         mended = optimum.optimum(0.9, grid)
         assert np.array_equal(mended.value, first.value)  # solved again, and kept anew
+        assert np.array_equal(mended.angles, angles)
         assert np.array_equal(optimum.optimum(0.9, grid).value, first.value)
+
+
+def arrays(**changes):
+    """An optimum's cache file, from one (found), with some of its arrays changed."""
+    def made(found):
+        data = io.BytesIO()
+        np.savez(data, **dict({'angles': found.angles, 'speeds': found.speeds,
+                               'value': found.value, 'policy': found.policy}, **changes))
+        return data.getvalue()
+    return made
+
+
+def npy(array):
+    data = io.BytesIO()
+    np.save(data, array)
+    return data.getvalue()
+
+
+def test_the_cache_folder_is_xdg_cache_home_only_where_it_is_an_absolute_path(monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', 'relative/cache')  # the XDG specification: ignored
+    assert optimum.cache_path(0.99).startswith(os.path.expanduser('~/.cache/ddpg-deck/'))
+    monkeypatch.setenv('XDG_CACHE_HOME', '/somewhere/cache')
+    assert optimum.cache_path(0.99).startswith('/somewhere/cache/ddpg-deck/')
+
+
+def test_value_iteration_stops_after_its_rounds_where_it_does_not_settle(monkeypatch):
+    with pytest.raises(ValueError, match='did not settle within 5 rounds at gamma 1'):
+        solve(1.0, (11, 11, 3), rounds=5)
+    monkeypatch.setattr(optimum, 'ROUNDS', 20)
+    with pytest.raises(SystemExit) as refused:  # at gamma 1, each round falls by about 0.14
+        optimum.optimum(1.0, (11, 11, 3))
+    assert str(refused.value.code).startswith('error: the optimum for --gamma 1: value '
+                                              'iteration did not settle within 20 rounds')
+
+
+@pytest.mark.parametrize('script', ['train.py', 'train_seeds.py'])
+def test_gamma_1_trains_without_landscapes_and_is_refused_with_them(tmp_path, script):
+    flags = ['--gamma', 1, '--max_iter_num', 1, '--save_path', tmp_path, '--logdir', tmp_path]
+    if script == 'train.py':  # by default on Pendulum: refused at once, with what to do
+        refused = run_script(script, *flags, timeout=120)
+        assert refused.returncode == 2 and 'Traceback' not in refused.stderr
+        assert refused.stderr.strip().splitlines()[-1] == (
+            'train.py: error: --gamma 1: the landscapes (--landscape_interval, on by default '
+            "on Pendulum) measure the critic against the optimum's discounted value, which "
+            'value iteration solves in seconds up to --gamma 0.999, and never at 1; give '
+            '--landscape_interval 0 to train without them, or a --gamma of at most 0.999')
+        flags += ['--landscape_interval', 0]
+    else:  # train_seeds.py draws none unless asked
+        flags += ['--seeds', '500-501']
+    trained = run_script(script, *flags, timeout=120)
+    assert trained.returncode == 0, trained.stderr
 
 
 def run(tmp_path, tag, *flags):
@@ -159,9 +217,11 @@ def test_train_seeds_draws_each_seeds_landscapes_only_when_asked(tmp_path):
     (['--landscape_interval', -1], 'argument --landscape_interval: -1 is not a whole number >= 0'),
     (['--env_name', 'MountainCarContinuous-v0', '--landscape_interval', 5],
      '--landscape_interval 5: the landscapes are drawn for Pendulum alone'),
+    (['--gamma', '0.9995', '--landscape_interval', 5], '--gamma 0.9995: the landscapes'),
 ])
 def test_a_landscape_that_cannot_be_drawn_is_refused_before_training(tmp_path, flags, fragment):
-    result = run_script('train.py', *flags, '--save_path', tmp_path, '--logdir', tmp_path)
+    result = run_script('train.py', *flags, '--save_path', tmp_path, '--logdir', tmp_path,
+                        timeout=120)
     assert result.returncode == 2 and fragment in result.stderr and 'Traceback' not in result.stderr
     assert os.listdir(tmp_path) == []
 
@@ -189,6 +249,16 @@ def test_plot_draws_a_checkpoint_an_actor_file_and_a_run(tmp_path):
     shown = run_script('plot.py', result['run_dir'], '--landscape')
     assert shown.returncode == 0, shown.stderr
     png(os.path.join(result['run_dir'], 'landscape.png'))
+
+
+def test_plot_refuses_the_landscape_of_a_discount_whose_optimum_cannot_be_solved(tmp_path):
+    result = train.main(['--gamma', '1', '--landscape_interval', '0', '--max_iter_num', '1',
+                         '--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs')])
+    refused = run_script('plot.py', result['checkpoint'], '--landscape', timeout=120)
+    assert_clean_error(refused, '{} was trained with --gamma 1; its landscapes are drawn '
+                                'beside the optimum for that discount, which is solved for a '
+                                '--gamma of at most 0.999'.format(result['checkpoint']))
+    assert not glob.glob(str(tmp_path / '*.png'))
 
 
 @pytest.mark.slow

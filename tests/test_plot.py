@@ -75,3 +75,23 @@ def test_without_o_the_figure_goes_beside_the_logs_it_reads(tmp_path):
     assert os.listdir(where) == []  # nothing where the command ran
     again = run_script('plot.py', *glob.glob(str(tmp_path / 'logs' / '*')), cwd=where)
     assert again.returncode == 0, again.stderr  # the figure is not taken for a run
+
+
+@pytest.mark.slow
+def test_a_figure_onto_a_folder_is_refused_before_drawing_and_onto_a_file_says_it_replaces(
+        tmp_path):
+    run = train.main(['--save_path', str(tmp_path), '--logdir', str(tmp_path / 'logs'),
+                      '--max_iter_num', '1', '--landscape_interval', '0'])['run_dir']
+    folder = tmp_path / 'adir.png'
+    folder.mkdir()
+    assert_clean_error(run_script('plot.py', run, '-o', folder),
+                       '--output {} is a folder; give the figure a file name'.format(folder))
+    assert os.listdir(folder) == []
+    figure = tmp_path / 'figure.png'
+    figure.write_bytes(b'an older figure')
+    result = run_script('plot.py', run, '-o', figure)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == 'wrote {} (it replaces the figure that was there)\n'.format(figure)
+    assert figure.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'A figure already there is replaced' in ' '.join(
+        run_script('plot.py', '--help').stdout.split())

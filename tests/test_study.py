@@ -69,8 +69,9 @@ def ray_processes(tag):
 
 
 def tagged(tmp_path):
-    """(a tag, an environment that carries it) for ray_processes."""
-    tag = os.path.basename(tmp_path)
+    """(a tag, an environment that carries it) for ray_processes: the test's own folder,
+    whole (its name alone repeats across pytest-xdist's workers)."""
+    tag = str(tmp_path)
     return tag, dict(script_env(), DDPG_TEST_TAG=tag)
 
 

@@ -137,6 +137,8 @@ def test_a_tuning_killed_and_run_again_has_each_trial_once(tmp_path):
     (['--tune', 2, '--search', 'tau=uniform(0.5,2)'], ['train.py refuses --tau 2', '(0, 1]']),
     (['--tune', 2, '--search', 'tanh_actor=[yes,no]'], ['its choices are [on,off]']),
     (['--tune', 2, '--search', 'tau=log(0.01,0.001)'], ['the range is empty']),
+    (['--tune', 2, '--search', 'gamma=uniform(0.9,1)'],  # the landscapes' optimum: no gamma 1
+     ['train.py refuses --gamma 1', 'give --landscape_interval 0']),
     (['--tune', 2, '--search', 'tau=log(1e-3,1e-2)', '--search', 'tau=[0.1,0.2]'],
      ['--tau is searched twice']),
     (['--tune', 2], ['--tune 2 needs --search FLAG=SPACE']),

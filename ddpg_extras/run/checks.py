@@ -158,36 +158,6 @@ def check_writable(folder, flag):
              f"choose a folder you can write to with {flag}")
 
 
-def check_flags(args, usage_error, in_cohort=False):
-    """The checks of train.py's flags that argparse cannot make one flag at a time;
-    returns the device. usage_error: the parser's error(), argparse's usage line.
-    in_cohort: train_seeds.py's, which draws no landscapes unless asked."""
-    if args.replay_buffer_size < args.batch_size:
-        usage_error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
-                     '{})'.format(args.replay_buffer_size, args.batch_size))
-    check_landscapes(args, usage_error, in_cohort)
-    return check_device(usage_error, args.device)
-
-
-def check_landscapes(args, usage_error, in_cohort):
-    """The landscapes (--landscape_interval: by default on Pendulum, in train.py) are
-    drawn for Pendulum alone, and for a discount whose optimum can be solved."""
-    from ddpg_extras.run.optimum import MAX_GAMMA
-    interval = getattr(args, 'landscape_interval', None)  # (a checkpoint from before it)
-    pendulum = args.env_name.split(':')[-1] in ('Pendulum-v1', 'Pendulum-v0')
-    if interval and not pendulum:
-        usage_error('--landscape_interval {}: the landscapes are drawn for Pendulum alone, '
-                    'whose state is a plane; {} has no picture to draw: drop it'.format(
-                        interval, args.env_name))
-    drawn = interval if interval is not None else pendulum and not in_cohort
-    if drawn and args.gamma > MAX_GAMMA:
-        usage_error('--gamma {:g}: the landscapes (--landscape_interval, on by default on '
-                    'Pendulum) measure the critic against the optimum\'s discounted value, '
-                    'which value iteration solves in seconds up to --gamma {:g}, and never at '
-                    '1; give --landscape_interval 0 to train without them, or a --gamma of at '
-                    'most {:g}'.format(args.gamma, MAX_GAMMA, MAX_GAMMA))
-
-
 def check_device(usage_error, name):
     """torch.device(name), or one line saying why it cannot be used."""
     try:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ddpg_extras.run.optimum import MAX_SPEED, MAX_TORQUE, optimum
+from ddpg_extras.run.optimum import MAX_GAMMA, MAX_SPEED, MAX_TORQUE, optimum
 
 SCALE = 2  # screen pixels per grid point
 # Colour maps as anchors to interpolate between: cool-warm (Moreland) for torques, which
@@ -26,14 +26,41 @@ DEFAULT_INTERVAL = 20  # episodes between two pictures, on Pendulum
 
 
 def landscape_for(args, env_name, in_cohort=False):
-    """The run's Landscape, or None: every --landscape_interval episodes on Pendulum
-    (DEFAULT_INTERVAL unless given), never elsewhere (check_flags refuses it there). A seed of
+    """The run's Landscape, or None: every interval() episodes."""
+    every = interval(args, env_name, in_cohort)
+    return Landscape(args.gamma, every) if every and env_name == 'Pendulum-v1' else None
+
+
+def interval(args, env_name, in_cohort=False):
+    """Episodes between a run's pictures: --landscape_interval, else DEFAULT_INTERVAL on
+    Pendulum and 0 elsewhere (check_landscapes refuses one given there). A seed of
     train_seeds.py draws only when asked (default 0): 16 seeds' pictures would cost the
     batch several times what one run's cost it."""
-    interval = getattr(args, 'landscape_interval', None)  # (a checkpoint from before it)
-    if interval is None:
-        interval = 0 if in_cohort else DEFAULT_INTERVAL
-    return Landscape(args.gamma, interval) if interval and env_name == 'Pendulum-v1' else None
+    given = getattr(args, 'landscape_interval', None)  # (a checkpoint from before it)
+    if given is not None:
+        return given
+    return 0 if in_cohort or not is_pendulum(env_name) else DEFAULT_INTERVAL
+
+
+def is_pendulum(env_name):
+    return env_name.split(':')[-1] in ('Pendulum-v1', 'Pendulum-v0')
+
+
+def check_landscapes(args, usage_error, in_cohort=False):
+    """One usage line for landscapes that cannot be drawn: asked for off Pendulum, or for
+    a discount whose optimum value iteration does not solve (train.py draws them on
+    Pendulum by default)."""
+    given = getattr(args, 'landscape_interval', None)
+    if given and not is_pendulum(args.env_name):
+        usage_error('--landscape_interval {}: the landscapes are drawn for Pendulum alone, '
+                    'whose state is a plane; {} has no picture to draw: drop it'.format(
+                        given, args.env_name))
+    if interval(args, args.env_name, in_cohort) and args.gamma > MAX_GAMMA:
+        usage_error('--gamma {:g}: the landscapes (--landscape_interval, on by default on '
+                    'Pendulum) measure the critic against the optimum\'s discounted value, '
+                    'which value iteration solves in seconds up to --gamma {:g}, and never at '
+                    '1; give --landscape_interval 0 to train without them, or a --gamma of at '
+                    'most {:g}'.format(args.gamma, MAX_GAMMA, MAX_GAMMA))
 
 
 class Landscape:

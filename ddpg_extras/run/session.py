@@ -3,8 +3,9 @@
 Ctrl-C and the progress bar. Each run's own part is a Run (run.py)."""
 import torch
 
-from ddpg_extras.run.checks import check_flags, check_writable, fail
+from ddpg_extras.run.checks import check_device, check_writable, fail
 from ddpg_extras.run.environments import has_display
+from ddpg_extras.run.landscape import check_landscapes
 from ddpg_extras.run.progress import Progress
 from ddpg_extras.run.signals import StopSignals
 
@@ -49,3 +50,14 @@ class Session:
         if self.progress is not None:
             self.progress.close()
         self.signals.uninstall()
+
+
+def check_flags(args, usage_error, in_cohort=False):
+    """The checks of train.py's flags that argparse cannot make one flag at a time;
+    returns the device. usage_error: the parser's error(), argparse's usage line.
+    in_cohort: train_seeds.py's, which draws no landscapes unless asked."""
+    if args.replay_buffer_size < args.batch_size:
+        usage_error('--replay_buffer_size ({}) must hold at least one batch (--batch_size '
+                     '{})'.format(args.replay_buffer_size, args.batch_size))
+    check_landscapes(args, usage_error, in_cohort)  # a picture that cannot be drawn
+    return check_device(usage_error, args.device)

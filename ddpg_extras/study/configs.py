@@ -6,7 +6,7 @@ import argparse
 import re
 import shlex
 
-from ddpg_extras.run.checks import check_flags, fail, parse_flags, positive_int, quietly
+from ddpg_extras.run.checks import fail, parse_flags, positive_int, quietly
 from ddpg_extras.run.environments import check_env_from_file
 
 STUDY_FLAGS = ('seed', 'save_path', 'logdir', 'load_model', 'render', 'threads')
@@ -109,6 +109,7 @@ def config_problem(flags):
     """What train.py would say of these flags, or None where it takes them."""
     import train
     from ddpg_extras.run.environments import make_env
+    from ddpg_extras.run.session import check_flags
 
     def check():
         args = train.parser.parse_args(flags)
