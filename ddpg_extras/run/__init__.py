@@ -15,4 +15,7 @@ the seed axis or the study layer:
 - session.py      what a training process does once: flag checks, threads, Ctrl-C, the bar
 - training.py     a training run's plumbing (Run), one line at a time in train.py's loop
 - video.py        test.py's recordings (MP4, GIF)
+- optimum.py      Pendulum's optimum (V*, mu*) by value iteration, and its cache
+- landscape.py    the truth/ pictures and gaps in TensorBoard, and which runs draw them
+- pictures.py     plot.py --landscape's figures of a saved model or a run
 """

@@ -9,5 +9,7 @@
 - summary.py    what a study concludes: its tables, statistics.csv, the lines in words
 - figures.py    a study's figures (curves, profiles, improvement)
 - ownership.py  one driver per study folder: its lock, and taking over a dead one's
-- cluster.py    Ray for a study: started here or joined; its trials stopped on a signal
+- guard.py      the one guard every write of the study layer goes through: never outside
+- stops.py      a driver stopped by a signal at any phase: its last line, its status
+- cluster.py    Ray for a study: started here or joined
 """
