@@ -15,7 +15,7 @@ pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 pytest.importorskip('optuna', reason='pip install -r requirements/study.txt')
 
 STUDY = ['--config', 'a=--max_iter_num 2 --landscape_interval 0', '--seeds', 500, *SHORT]
-TUNING = ['--tune', 2, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
+TUNING = ['--tune', 1, '--search', 'tau=log(0.001,0.01)', '--seeds', 500, '--config',
           'base=--max_iter_num 2 --landscape_interval 0', '--workers', 1, '--confirm_seeds',
           600, *SHORT]
 # the signal, from another thread, once ray.init has begun (it takes seconds)
