@@ -279,6 +279,27 @@ def test_a_line_of_the_journal(journal, data):
         refused_or(lambda: journal.read(str(out)), out / 'optuna.journal')
 
 
+# What Hypothesis found in the journal (each a traceback before), as the change it made
+# to the first entry it fits: each must get one line naming the journal.
+FOUND = {'an operation Optuna does not know': (8, lambda e: dict(e, op_code=99)),
+         'a user attribute entry of two': (8, lambda e: dict(e, user_attr={'a': 1, 'b': 2})),
+         'a tuning of no direction': (0, lambda e: dict(e, directions=[])),
+         'a complete trial with no objective': (6, lambda e: dict(e, values=[None])),
+         'a value drawn of null': (5, lambda e: dict(e, param_value_internal=None))}
+
+
+@pytest.mark.parametrize('found', FOUND)
+def test_the_journal_damage_hypothesis_found(journal, found):
+    op_code, change = FOUND[found]
+    lines = list(journal.lines)
+    k = next(k for k, line in enumerate(lines) if json.loads(line)['op_code'] == op_code
+             and json.loads(line).get('values', [0]) is not None)  # (6: a trial's end)
+    lines[k] = json.dumps(change(json.loads(lines[k]))).encode() + b'\n'
+    with sandbox() as out:
+        (out / 'optuna.journal').write_bytes(b''.join(lines))
+        assert refused_or(lambda: journal.read(str(out)), out / 'optuna.journal') is None
+
+
 # --- checkpoints and actors ---------------------------------------------------------
 
 @pytest.fixture(scope='module')
