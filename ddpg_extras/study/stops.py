@@ -50,11 +50,13 @@ def signal_name(signum):
 
 
 def last_line(stop, words):
-    """Stop a driver stopped by a signal (stop: the KeyboardInterrupt it raised): its
-    last line, signal's name first, then its exit status (held: a second signal cannot
-    cut the line short)."""
-    with held():
-        print('{}: stopped; {}'.format(signal_name(exit_status(stop) - 128), words), flush=True)
+    """End a driver stopped by a signal (stop: the KeyboardInterrupt it raised): its
+    last line, the signal's name first, then its exit status. Its lock is let go and
+    its Ray gone by now: a signal from here on is ignored, lest it cut the line short or
+    add a second one."""
+    for signum in STOPS:
+        signal.signal(signum, signal.SIG_IGN)
+    print('{}: stopped; {}'.format(signal_name(exit_status(stop) - 128), words), flush=True)
     raise SystemExit(exit_status(stop)) from None
 
 
