@@ -1,5 +1,6 @@
 """Shared helpers: the project's root on sys.path, and running its scripts as a user does."""
 import os
+import signal
 import subprocess
 import sys
 
@@ -172,6 +173,16 @@ def pytest_collection_modifyitems(items):
                 return (0, k)
         return (1 if set(SHARED) & set(item.fixturenames) else 2, 0)
     items.sort(key=tier)
+
+
+def pytest_configure(config):
+    """The tests send real Ctrl-Cs (SIGINT). A suite started with SIGINT ignored (a
+    background job of a shell without job control, `python -m pytest &` in a script)
+    would hand that on to every process it starts, and those would never see one: test.py
+    recorded on for two minutes after its Ctrl-C. Python's own handler is put back, and
+    the tests' processes start as from a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_xdist_auto_num_workers(config):
