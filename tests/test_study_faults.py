@@ -53,7 +53,8 @@ def test_a_second_driver_on_a_live_study_starts_nothing_and_a_dead_ones_folder_i
     assert third.returncode == 0, third.stderr
     assert 'took over {} from a study driver that died: host'.format(out) in third.stdout
     row, = results(out)
-    assert row['episodes'] == '12' and row['error'] == '' and row['attempts'] == '2'
+    assert row['episodes'] == '12' and row['error'] == '' and row['attempts'] == '2', (
+        row, third.stdout)  # (it failed once in a full run of main, seed unknown: say why)
     assert len(os.listdir(out / 'trials' / 'a' / 'seed500' / 'logs')) == 1  # one run folder
     assert not os.path.exists(out / 'study.lock')  # let go at its end
 
