@@ -229,6 +229,24 @@ def start_study(*args, env=None):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
+def worker_of(out, config, seed):
+    """The pid of the Ray worker that runs the trial now (its attempts file's last line)."""
+    path = os.path.join(out, 'trials', config, 'seed{}'.format(seed), 'attempts')
+    return int(open(path).read().split()[-1])
+
+
+def hold_each_under_way(out, seeds, study):
+    """Wait until each seed's trial of configuration a has logged episode 5, and stop
+    (SIGSTOP) its worker there: no trial ends while another is still starting (on a busy
+    machine one can lag by 15 episodes). Returns the workers' pids."""
+    workers = []
+    for seed in seeds:
+        wait_until(lambda seed=seed: '5 episode |' in train_log(out, 'a', seed), study)
+        workers.append(worker_of(out, 'a', seed))
+        os.kill(workers[-1], signal.SIGSTOP)
+    return workers
+
+
 LONG = '--max_iter_num 20 --checkpoint_interval 4 --log_interval 1'
 
 
@@ -238,7 +256,8 @@ def test_ctrl_c_saves_every_running_trial_and_a_second_run_finishes_the_study(tm
     tag, env = tagged(tmp_path)
     study = start_study('--config', 'a=' + LONG, '--seeds', '500-501', '--workers', 2,
                         '--out', out, *SHORT, env=env)
-    wait_until(lambda: all('5 episode |' in train_log(out, 'a', s) for s in (500, 501)), study)
+    for worker in hold_each_under_way(out, (500, 501), study):
+        os.kill(worker, signal.SIGCONT)
     os.killpg(study.pid, signal.SIGINT)  # Ctrl-C at a terminal: the whole process group
     stdout, stderr = study.communicate(timeout=120)
     assert study.returncode == 130, stderr
@@ -258,12 +277,6 @@ def test_ctrl_c_saves_every_running_trial_and_a_second_run_finishes_the_study(tm
     single = single_run(tmp_path, LONG.split(), 501)
     assert checkpoint_scores(out, 'a', 501) == single['scores']  # bit for bit
     assert logged_scores(out, rows[1]) == pytest.approx(single['scores'])  # each episode once
-
-
-def worker_of(out, config, seed):
-    """The pid of the Ray worker that runs the trial now (its attempts file's last line)."""
-    path = os.path.join(out, 'trials', config, 'seed{}'.format(seed), 'attempts')
-    return int(open(path).read().split()[-1])
 
 
 @pytest.mark.slow
@@ -333,8 +346,10 @@ def test_a_killed_study_finishes_when_run_again(tmp_path):
     out = tmp_path / 'study'
     study = start_study('--config', 'a=' + LONG, '--seeds', '500-501', '--workers', 2,
                         '--out', out, *SHORT)
-    wait_until(lambda: all('5 episode |' in train_log(out, 'a', s) for s in (500, 501)), study)
-    os.killpg(study.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
+    workers = hold_each_under_way(out, (500, 501), study)
+    # kill -9, all at once: the driver and the Ray it started, and each worker's own group
+    for group in [study.pid] + [os.getpgid(worker) for worker in workers]:
+        os.killpg(group, signal.SIGKILL)
     study.communicate(timeout=60)
     again = run_script('study.py', '--config', 'a=' + LONG, '--seeds', '500-501', '--out', out,
                        *SHORT)
