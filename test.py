@@ -16,6 +16,7 @@ from ddpg_extras.run.checks import (
     positive_int,
 )
 from ddpg_extras.run.environments import make_env, noise_scale
+from ddpg_extras.run.evaluation import optimum_scores
 from ddpg_extras.run.files import (
     actor_bounds,
     actor_sizes,
@@ -25,6 +26,7 @@ from ddpg_extras.run.files import (
     model_path,
     named_by,
 )
+from ddpg_extras.run.optimum import optimum
 from ddpg_extras.run.video import Video, video_path
 from model import Actor
 from utils import OUNoise, get_action
@@ -85,8 +87,10 @@ def main(argv=None):
     ou_noise = (OUNoise(action_size, args.theta, args.mu * scale, args.sigma * scale)
                 if args.noise else None)
     low, high = env.action_space.low, env.action_space.high
-    print('testing {} on {}, {} episodes{}'.format(
-        path, env.spec.id, args.episodes, ' with OU noise' if args.noise else ''))
+    print('testing {} on {}, {} episodes{}{}'.format(
+        path, env.spec.id, args.episodes, ' with OU noise' if args.noise else '',
+        # no window where there is no display: say at once where the episodes go instead
+        '; recording them to {} (no window)'.format(record) if record else ''))
 
     video = Video(record, env) if record else None
     scores = []
@@ -123,14 +127,23 @@ def main(argv=None):
         kept = video.close(len(scores) == args.episodes) if video else None
 
     if scores:
-        print('score: {:.2f} ± {:.2f} over {} episodes'.format(
-            np.mean(scores), np.std(scores), len(scores)))
+        print('score: {:.2f} ± {:.2f} over {} episodes{}'.format(
+            np.mean(scores), np.std(scores), len(scores), beside_the_optimum(env, args, scores)))
     if record:
         print('video: {}'.format(kept) if kept == record else
               'video: the {} episode(s) recorded are kept as {}'.format(len(scores), kept))
     if len(scores) < args.episodes:
         sys.exit(130)
     return scores
+
+
+def beside_the_optimum(env, args, scores):
+    """On Pendulum-v1, what the best possible scores on the same starts (not in the deck):
+    the optimum's greedy policy for the deck's discount, run from the same reset seeds."""
+    if env.spec.id != 'Pendulum-v1':
+        return ''
+    best = optimum_scores(optimum(0.99), [args.seed + i for i in range(len(scores))])
+    return '; the optimum for gamma 0.99 scores {:.2f} on these starts'.format(np.mean(best))
 
 
 if __name__ == '__main__':

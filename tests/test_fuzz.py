@@ -162,8 +162,9 @@ def test_study_json(data):
 
 ROW = {'config': 'a', 'env_name': 'Pendulum-v1', 'seed': 500, 'reached_goal': False,
        'episodes': 2, 'steps': 400, 'seconds': 1.5, 'score_avg': -1400.5, 'actor_score': -1200.0,
-       'actor_score_std': 30.0, 'actor_gap': 1.2, 'critic_gap': 100.0, 'node': 'ab' * 28,
-       'node_ip': '127.0.0.1', 'attempts': 1, 'flags': '--max_iter_num 2',
+       'actor_score_std': 30.0, 'actor_gap': 1.2, 'critic_bias': 100.0, 'critic_error': 100.0,
+       'regret': 3.0, 'node': 'ab' * 28, 'node_ip': '127.0.0.1', 'attempts': 1,
+       'flags': '--max_iter_num 2',
        'run_dir': 'trials/a/seed500/logs/run', 'model': 'trials/a/seed500/save_model/run.pth',
        'error': None}
 

@@ -33,6 +33,8 @@ def test_without_a_display_it_records_a_real_mp4_and_reports_mean_and_std(tmp_pa
     assert 'Traceback' not in result.stderr and 'XDG_RUNTIME_DIR' not in result.stderr
     scores = episode_scores(result.stdout)
     assert len(scores) == 2
+    assert re.match(r'testing .*model\.pth on Pendulum-v1, 2 episodes; recording them to '
+                    r'videos/model_\d{8}-\d{6}\.mp4 \(no window\)\n', result.stdout)
     summary = 'score: {:.2f} ± {:.2f} over 2 episodes'.format(np.mean(scores), np.std(scores))
     assert summary in result.stdout
     video = re.search(r'^video: (videos/model_\d{8}-\d{6}\.mp4)$', result.stdout, re.M).group(1)

@@ -25,3 +25,26 @@ def evaluate(actor, env, episodes, seed, paths=None):
         if paths is not None:
             paths.append(np.array(path))
     return float(np.mean(scores))
+
+
+def optimum_scores(best, seeds, chunk=100):
+    """The scores of the optimum's greedy policy (best.greedy: V* and one step of
+    look-ahead) in the real Pendulum-v1, one episode from each reset seed, as test.py
+    runs an actor: `chunk` environments stepped side by side, their torques chosen at
+    once."""
+    import gymnasium as gym
+    scores = []
+    for first in range(0, len(seeds), chunk):
+        envs = [gym.make('Pendulum-v1') for _ in seeds[first:first + chunk]]
+        states = np.array([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds[first:])])
+        totals, done = np.zeros(len(envs)), np.zeros(len(envs), dtype=bool)
+        while not done.all():
+            torques = best.greedy(np.arctan2(states[:, 1], states[:, 0]), states[:, 2])
+            for k in np.flatnonzero(~done):
+                states[k], reward, terminated, truncated, _ = envs[k].step(
+                    torques[k:k + 1].astype(np.float32))
+                totals[k], done[k] = totals[k] + reward, terminated or truncated
+        scores.extend(totals)
+        for env in envs:
+            env.close()
+    return [float(score) for score in scores]

@@ -1,18 +1,35 @@
-"""What DDPG has learned, drawn over Pendulum's state plane (not in the deck): the
-actor's torque mu(s) beside the optimal mu*(s), and the critic's Q(s, mu(s)) beside
-the optimal V*(s) (ddpg_extras/run/optimum.py), each pair on one colour scale, the
-angle across in degrees (upright in the middle) and the speed up in rad/s; and how far
-each still is from the truth, as one number each: the mean over the grid of |mu - mu*|
-(the torque the environment gets: clipped to its bounds) and of |Q - V*|.
+"""What DDPG has learned, drawn over Pendulum's state plane (not in the deck), beside
+the truth (ddpg_extras/run/optimum.py), the angle across in degrees (upright in the
+middle) and the speed up in rad/s:
+
+- truth/actor: the actor's torque mu(s) (the one the environment gets: clipped to its
+  bounds) beside the optimal mu*(s);
+- truth/critic: the critic's Q(s, mu(s)) beside what it learns, the value of its own
+  actor V^mu(s) (policy evaluation on the environment's dynamics), and beside the
+  optimal V*(s), on one colour scale;
+- truth/regret: V*(s) - V^mu(s), the return the actor loses from each state.
+
+And as numbers, in the same units: truth/critic_bias, the mean of Q - V^mu over the
+grid (above 0 the critic overestimates its actor's value), truth/critic_error, the mean
+|Q - V^mu|, truth/regret, the mean of V* - V^mu over Pendulum-v1's starts (angle in
+[-pi, pi], speed in [-1, 1]), and truth/actor_gap, the mean |mu - mu*| in N m.
 
 Drawn with a colour map on an array and Pillow's own font, not a Matplotlib figure:
-an image costs milliseconds, so the default run pays for its pictures well under 2%
-of its time (python benchmarks/bench.py landscape)."""
+an image costs milliseconds, so the default run pays for its landscapes a few percent
+of its time at most (python benchmarks/bench.py landscape)."""
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ddpg_extras.run.optimum import MAX_GAMMA, MAX_SPEED, MAX_TORQUE, optimum
+from ddpg_extras.run.optimum import (
+    MAX_GAMMA,
+    MAX_SPEED,
+    MAX_TORQUE,
+    axes,
+    corners,
+    optimum,
+    value_of,
+)
 
 SCALE = 2  # screen pixels per grid point
 # Colour maps as anchors to interpolate between: cool-warm (Moreland) for torques, which
@@ -20,9 +37,22 @@ SCALE = 2  # screen pixels per grid point
 TORQUE_COLOURS = np.array([[59, 76, 192], [221, 221, 221], [180, 4, 38]], dtype=float)
 VALUE_COLOURS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98],
                           [253, 231, 37]], dtype=float)
+# magma's, reversed: no regret is pale, much is dark
+REGRET_COLOURS = np.array([[252, 253, 191], [252, 137, 97], [183, 55, 121], [81, 18, 124],
+                           [0, 0, 4]], dtype=float)
 
 
 DEFAULT_INTERVAL = 20  # episodes between two pictures, on Pendulum
+GRID = (100, 101)  # the pictures' angles (upright one of them) x speeds
+# Pendulum-v1's starts, angle in [-pi, pi] and speed in [-1, 1], as the midpoints of
+# 200 x 20 equal cells: truth/regret is the mean over them
+STARTS = tuple(a.ravel() for a in np.meshgrid(
+    np.linspace(-np.pi, np.pi, 201)[:-1] + np.pi / 200, np.linspace(-1, 1, 21)[:-1] + 0.05,
+    indexing='ij'))
+REGRET_SCALE = 50  # the regret picture's scale, in return: more is drawn as 50
+# The run's result and a study's table: how far the last landscape's networks are
+# from the truth (ddpg_extras/study/trials.py)
+MEASURES = ('actor_gap', 'critic_bias', 'critic_error', 'regret')
 
 
 def landscape_for(args, env_name, in_cohort=False):
@@ -57,69 +87,103 @@ def check_landscapes(args, usage_error, in_cohort=False):
                         given, args.env_name))
     if interval(args, args.env_name, in_cohort) and args.gamma > MAX_GAMMA:
         usage_error('--gamma {:g}: the landscapes (--landscape_interval, on by default on '
-                    'Pendulum) measure the critic against the optimum\'s discounted value, '
-                    'which value iteration solves in seconds up to --gamma {:g}, and never at '
-                    '1; give --landscape_interval 0 to train without them, or a --gamma of at '
-                    'most {:g}'.format(args.gamma, MAX_GAMMA, MAX_GAMMA))
+                    'Pendulum) measure the networks against discounted values that take '
+                    '1 / (1 - gamma) steps to compute: seconds up to --gamma {:g}, for ever '
+                    'at 1; give --landscape_interval 0 to train without them, or a --gamma of '
+                    'at most {:g}'.format(args.gamma, MAX_GAMMA, MAX_GAMMA))
 
 
 class Landscape:
-    """The grid of states, the optimum for the run's discount, and the pictures' frames
-    (axes, titles, the optimum's panel, the colour bar), made once a run."""
+    """The pictures' grid of states, the optimum for the run's discount on it, and the
+    pictures' frames (axes, titles, the optimum's panels, colour bars), made once a run;
+    the actor's value at the last picture (value_of starts from it at the next)."""
 
     def __init__(self, gamma, interval=DEFAULT_INTERVAL):
-        self.interval, self.gaps_now = interval, None  # the last gaps logged
+        self.interval, self.gaps_now, self.gamma, self.v_mu = interval, None, gamma, None
         self.optimum = o = optimum(gamma)
-        angle, speed = np.meshgrid(o.angles, o.speeds, indexing='ij')
+        self.angles, self.speeds, _ = axes(GRID + (0,))
+        angle, speed = np.meshgrid(self.angles, self.speeds, indexing='ij')
         self.states = torch.as_tensor(np.stack([np.cos(angle), np.sin(angle), speed], -1)
                                       .reshape(-1, 3), dtype=torch.float32)
-        self.kinds = {  # (the colour scale, the colours, the frame) of each picture
-            'actor': ((-MAX_TORQUE, MAX_TORQUE), TORQUE_COLOURS),
-            'critic': ((o.value.min(), o.value.max()), VALUE_COLOURS)}
-        self.frames = {kind: frame(best, *self.kinds[kind], *titles) for kind, best, titles in (
-            ('actor', o.policy, ('actor mu(s)', 'optimum mu*(s)', 'torque')),
-            ('critic', o.value, ('critic Q(s, mu(s))', 'optimum V*(s)', 'value')))}
+        self.best, self.v_star = o.greedy(angle, speed), o.at(o.value, angle, speed)
+        self.v_star_starts = o.at(o.value, *STARTS)
+        values = (self.v_star.min(), self.v_star.max())
+        self.kinds = {  # (the colour scale, the colours, the panels' titles, the optimum's)
+            'actor': ((-MAX_TORQUE, MAX_TORQUE), TORQUE_COLOURS,
+                      ('actor mu(s)', 'optimum mu*(s)'), [self.best], 'N m'),
+            'critic': (values, VALUE_COLOURS, ('critic Q(s, mu(s))', "its actor's value "
+                       'V^mu(s)', 'optimum V*(s)'), [self.v_star], 'return'),
+            'regret': ((0, REGRET_SCALE), REGRET_COLOURS, ('regret V*(s) - V^mu(s)',), [],
+                       'return')}
+        self.frames = {kind: frame(*spec) for kind, spec in self.kinds.items()}
 
-    def picture(self, kind, learned):
-        """The frame of kind ('actor' or 'critic') with the learned panel in it."""
+    def picture(self, kind, *learned):
+        """The frame of kind ('actor', 'critic' or 'regret') with the learned panels in
+        it, from the left."""
         image = self.frames[kind].copy()
-        panel = colour(learned, *self.kinds[kind])
-        image[TOP:TOP + panel.shape[0], LEFT:LEFT + panel.shape[1]] = panel
+        for k, grid in enumerate(learned):
+            panel = colour(grid, *self.kinds[kind][:2])
+            x = LEFT + k * (panel.shape[1] + GAP)
+            image[TOP:TOP + panel.shape[0], x:x + panel.shape[1]] = panel
         return image
 
     def learned(self, actor, critic=None):
-        """(mu(s), Q(s, mu(s)) or None) on the grid, as arrays like the optimum's; mu is
+        """(mu(s), Q(s, mu(s)) or None) on the grid, as arrays (angles, speeds); mu is
         the torque the environment gets (clipped). Changes nothing of the networks."""
         device = next(actor.parameters()).device
         with torch.inference_mode():
             states = self.states.to(device)
             policy = actor(states)
             value = critic(states, policy).squeeze(1).cpu().numpy() if critic else None
-        shape = self.optimum.value.shape
-        mu = np.clip(policy.squeeze(1).cpu().numpy(), -MAX_TORQUE, MAX_TORQUE).reshape(shape)
-        return mu, None if value is None else value.reshape(shape)
+        mu = np.clip(policy.squeeze(1).cpu().numpy(), -MAX_TORQUE, MAX_TORQUE).reshape(GRID)
+        return mu.astype(float), None if value is None else value.reshape(GRID).astype(float)
 
-    def gaps(self, mu, q):
-        """{'actor_gap': mean |mu - mu*|, 'critic_gap': mean |Q - V*|} over the grid."""
-        return {'actor_gap': float(np.abs(mu - self.optimum.policy).mean()),
-                'critic_gap': float(np.abs(q - self.optimum.value).mean())}
+    def value(self, actor):
+        """V^mu on the grid: the actor's discounted return from each state, as the
+        environment would give it (value_of), from the last picture's as a first guess."""
+        self.v_mu = value_of(torques(actor), self.gamma, self.angles, self.speeds, self.v_mu)
+        return self.v_mu
+
+    def measures(self, mu, q, v_mu):
+        """The numbers of MEASURES (critic_bias and critic_error None without a critic)."""
+        weights, index = corners(*GRID, *STARTS)
+        regret = self.v_star_starts - (weights * v_mu.ravel()[index]).sum(0)
+        return {'actor_gap': float(np.abs(mu - self.best).mean()),
+                'critic_bias': None if q is None else float((q - v_mu).mean()),
+                'critic_error': None if q is None else float(np.abs(q - v_mu).mean()),
+                'regret': float(regret.mean())}
 
     def log(self, writer, episode, actor, critic):
-        """The two pictures and the two gaps, in TensorBoard's truth/ group (it sorts
+        """The three pictures and the numbers, in TensorBoard's truth/ group (it sorts
         after log/, so the deck's curve stays first), kept as gaps_now."""
         mu, q = self.learned(actor, critic)
+        v_mu = self.value(actor)
         writer.add_image('truth/actor', self.picture('actor', mu), episode)
-        writer.add_image('truth/critic', self.picture('critic', q), episode)
-        gaps = self.gaps(mu, q)
-        for name, gap in gaps.items():
-            writer.add_scalar('truth/' + name, gap, episode)
-        self.gaps_now, self.logged = gaps, episode
+        writer.add_image('truth/critic', self.picture('critic', q, v_mu), episode)
+        writer.add_image('truth/regret', self.picture('regret', self.v_star - v_mu), episode)
+        measures = self.measures(mu, q, v_mu)
+        for name, number in measures.items():
+            writer.add_scalar('truth/' + name, number, episode)
+        self.gaps_now, self.logged = measures, episode
+
+
+def torques(actor):
+    """The actor as value_of's policy: torques at arrays of angles and speeds, from the
+    observations the environment would give there (float32, as it gives them)."""
+    device = next(actor.parameters()).device
+
+    def policy(angle, speed):
+        observations = np.stack([np.cos(angle), np.sin(angle), speed], -1).astype(np.float32)
+        with torch.inference_mode():
+            return actor(torch.from_numpy(observations).to(device)).squeeze(-1).cpu().numpy(
+                ).astype(float)
+    return policy
 
 
 def rgb(values, scale, colours):
     """Values as RGB colours (..., 3) of the map; those outside the scale at its ends."""
     low, high = scale
-    x = np.clip((values - low) / max(high - low, 1e-12), 0, 1) * (len(colours) - 1)
+    x = np.nan_to_num(np.clip((values - low) / max(high - low, 1e-12), 0, 1)) * (len(colours) - 1)
     i = np.minimum(x.astype(int), len(colours) - 2)
     return (colours[i] + (colours[i + 1] - colours[i]) * (x - i)[..., None]).astype(np.uint8)
 
@@ -133,12 +197,14 @@ def colour(grid, scale, colours):
 LEFT, TOP, GAP, BAR = 34, 26, 26, 12  # the frame's margins, in pixels
 
 
-def frame(best, scale, colours, title, best_title, what):
-    """Two panels on one colour scale, the optimum's drawn and the learned one's left
-    blank, with axes, titles and a colour bar: an RGB array (height, width, 3)."""
-    panel = colour(best, scale, colours)
-    h, w = panel.shape[:2]
-    image = Image.new('RGB', (LEFT + 2 * w + GAP + 2 * BAR + 46, TOP + h + 30), 'white')
+def frame(scale, colours, titles, drawn, what):
+    """Panels on one colour scale, one per title, the last len(drawn) of them drawn
+    (the optimum's) and the others left blank for the learned ones, with axes, titles
+    and a colour bar: an RGB array (height, width, 3)."""
+    h, w = GRID[1] * SCALE, GRID[0] * SCALE
+    n = len(titles)
+    image = Image.new('RGB', (LEFT + n * w + (n - 1) * GAP + 2 * BAR + 46, TOP + h + 30),
+                      'white')
     draw = ImageDraw.Draw(image)
     draw.text((2, 2), 'rad/s', fill='black')  # the speed, up the left side
     for speed in (-MAX_SPEED, 0, MAX_SPEED):
@@ -146,7 +212,7 @@ def frame(best, scale, colours, title, best_title, what):
         draw.line([(LEFT - 3, y), (LEFT, y)], fill='black')
         draw.text((LEFT - 8 - 6 * len('{:g}'.format(speed)), y - 5), '{:g}'.format(speed),
                   fill='black')
-    for k, text in enumerate((title, best_title)):
+    for k, text in enumerate(titles):
         x0 = LEFT + k * (w + GAP)
         draw.text((x0, TOP - 12), text, fill='black')
         for degrees in (-180, -90, 0, 90, 180):  # the angle across, upright in the middle
@@ -154,11 +220,14 @@ def frame(best, scale, colours, title, best_title, what):
             draw.line([(x, TOP + h), (x, TOP + h + 3)], fill='black')
             draw.text((x - 3 * len(str(degrees)), TOP + h + 5), str(degrees), fill='black')
         draw.text((x0 + w // 2 - 33, TOP + h + 17), 'angle (degrees)', fill='black')
-    image.paste(Image.fromarray(panel), (LEFT + w + GAP, TOP))
-    x0 = LEFT + 2 * w + GAP + BAR  # the colour bar, high on top
+    for k, grid in enumerate(drawn, n - len(drawn)):
+        image.paste(Image.fromarray(colour(grid, scale, colours)), (LEFT + k * (w + GAP), TOP))
+    x0 = LEFT + n * w + (n - 1) * GAP + BAR  # the colour bar, high on top
     ramp = rgb(np.linspace(scale[1], scale[0], h), scale, colours)
     image.paste(Image.fromarray(np.ascontiguousarray(ramp[:, None].repeat(BAR, 1))), (x0, TOP))
-    draw.text((x0 + BAR + 3, TOP), '{:.3g}'.format(scale[1]), fill='black')
-    draw.text((x0 + BAR + 3, TOP + h - 10), '{:.3g}'.format(scale[0]), fill='black')
+    for y, end, more in ((TOP, scale[1], colours is REGRET_COLOURS), (TOP + h - 10, scale[0],
+                                                                       False)):
+        draw.text((x0 + BAR + 3, y), '{:.3g}{}'.format(  # (V*'s top: -4e-13, written 0)
+            round(float(end), 1) + 0.0, '+' if more else ''), fill='black')  # (50+: saturated)
     draw.text((x0 - 4, TOP - 12), what, fill='black')
     return np.array(image)

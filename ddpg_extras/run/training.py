@@ -23,7 +23,7 @@ from ddpg_extras.run.files import (
     set_aside,
 )
 from ddpg_extras.run.instruments import Instruments, divergence, finite
-from ddpg_extras.run.landscape import landscape_for
+from ddpg_extras.run.landscape import MEASURES, landscape_for
 from ddpg_extras.run.writer import RunWriter, hyperparameters_table, make_run_name
 
 
@@ -180,10 +180,10 @@ class Run:
                 or episode + 1 >= self.args.max_iter_num)
 
     def gaps(self):
-        """The last landscape's gaps from the optimum, for the run's result (None each
-        where no landscape was drawn)."""
+        """The last landscape's measures against the truth (landscape.MEASURES), for the
+        run's result (None each where no landscape was drawn)."""
         gaps = self.landscape and self.landscape.gaps_now
-        return gaps or {'actor_gap': None, 'critic_gap': None}
+        return gaps or dict.fromkeys(MEASURES)
 
     def close(self):
         """The run's log and environments."""

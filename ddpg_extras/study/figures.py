@@ -14,10 +14,14 @@ from ddpg_extras.study import estimates  # noqa: E402
 
 TAG_TITLES = {'log/score': "episode score (log/score)",
               'log/score_avg': 'average of the last 100 episodes (log/score_avg)',
-              'truth/critic_gap': "the critic's gap from the optimum, mean |Q - V*| "
-                                  '(truth/critic_gap)',
-              'truth/actor_gap': "the actor's gap from the optimum, mean |mu - mu*| "
-                                 '(truth/actor_gap)'}
+              'truth/critic_bias': "the critic's bias, mean Q - V^mu (truth/critic_bias)",
+              'truth/critic_error': "the critic's error, mean |Q - V^mu| (truth/critic_error)",
+              'truth/regret': "the actor's regret, mean V* - V^mu over the starts "
+                              '(truth/regret)',
+              'truth/actor_gap': "the actor's distance from the optimum, mean |mu - mu*| "
+                                 '(truth/actor_gap)',
+              'truth/critic_gap': "the critic's distance from V*, mean |Q - V*| (runs from "
+                                  'before truth/critic_error; truth/critic_gap)'}
 POINTS = 300  # at most, along a curve's x axis
 
 

@@ -16,12 +16,16 @@ from ddpg_extras.study.guard import inside
 
 QUANTITIES = (('actor_score', "saved actors' noiseless score"),
               ('score_avg', 'final 100-episode average of the training scores'))
-# On Pendulum (the run's landscapes): how far each run's final critic and actor are from
-# the optimum, the mean over the state grid; lower is truer. Where the runs have them.
-GAPS = (('critic_gap', "final critic's gap from the optimum, mean |Q(s, mu(s)) - V*(s)| "
-                       'over the state grid (lower is truer)'),
-        ('actor_gap', "final actor's gap from the optimum, mean |mu(s) - mu*(s)| over the "
-                      'state grid (lower is truer)'))
+# On Pendulum (the run's landscapes): each run's final critic and actor against the truth
+# (ddpg_extras/run/landscape.py), where the runs have them
+GAPS = (('critic_bias', "final critic's bias, mean Q(s, mu(s)) - V^mu(s) over the state "
+                        'grid, in return (above 0: it overestimates its actor)'),
+        ('critic_error', "final critic's error, mean |Q(s, mu(s)) - V^mu(s)| over the state "
+                         'grid, in return (lower is truer)'),
+        ('regret', "final actor's regret, mean V*(s) - V^mu(s) over Pendulum's starts, in "
+                   'return (lower is better)'),
+        ('actor_gap', "final actor's distance from the optimum, mean |mu(s) - mu*(s)| over "
+                      'the state grid, in N m'))
 STATISTICS_COLUMNS = ('config', 'quantity', 'statistic', 'value', 'low', 'high', 'runs')
 
 
@@ -262,9 +266,9 @@ def write_report(out, header, configs, rows, budgets, args):
                     if 'improvement' in found and found['improvement'][0].low is not None}
     if groups:
         written.append(inside(out, os.path.join(out, 'curves.png')))
-        gaps = all(set(GAP_TAGS) <= set(run) for runs in groups.values() for run in runs)
-        figures.curves_png(written[-1], groups, CURVE_TAGS + (GAP_TAGS if gaps else ()), args.x,
-                           colors)
+        gaps = tuple(tag for tag in GAP_TAGS if all(tag in run for runs in groups.values()
+                                                    for run in runs))
+        figures.curves_png(written[-1], groups, CURVE_TAGS + gaps, args.x, colors)
     if scores:
         written.append(inside(out, os.path.join(out, 'profiles.png')))
         figures.profiles_png(written[-1], scores, protocol, colors)
@@ -275,7 +279,9 @@ def write_report(out, header, configs, rows, budgets, args):
 
 
 CURVE_TAGS = ('log/score', 'log/score_avg')
-GAP_TAGS = ('truth/critic_gap', 'truth/actor_gap')  # drawn too where every run logged them
+# drawn too where every run logged them (truth/critic_gap: runs from before the others)
+GAP_TAGS = ('truth/critic_bias', 'truth/critic_error', 'truth/regret', 'truth/actor_gap',
+            'truth/critic_gap')
 
 
 def needed_tags(x):

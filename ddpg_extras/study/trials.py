@@ -27,15 +27,16 @@ from ddpg_extras.run.files import (
     read_whole_json,
     write_json,
 )
+from ddpg_extras.run.landscape import MEASURES
 from ddpg_extras.run.training import ended_run
 from ddpg_extras.study.guard import Outside, check_tree, inside, leads_outside
 from ddpg_extras.study.search import Reporter
 
 KEPT = ('env_name', 'reached_goal', 'episodes', 'steps', 'seconds', 'score_avg', 'model',
         'run_dir', 'error')
-# On Pendulum, how far the final actor and critic are from the optimum (a run's landscape);
-# kept where the run has them, and not asked of a trial's files written before them
-GAPS = ('actor_gap', 'critic_gap')
+# On Pendulum, how far the final actor and critic are from the truth (a run's last
+# landscape); kept where the run has them, and not asked of a trial's files written before
+GAPS = MEASURES
 # the project's folder: test.py scores the actors; Ray's workers import the project from it
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLUMNS = ('config', 'env_name', 'seed', 'reached_goal', 'episodes', 'steps', 'seconds',
