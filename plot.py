@@ -23,9 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ddpg_extras.run.checks import HelpFormatter, check_writable, fail  # noqa: E402
 from ddpg_extras.run.files import atomic_write  # noqa: E402
-from ddpg_extras.run.writer import scalars, tag_name  # noqa: E402
+from ddpg_extras.run.writer import logged_flags, scalars, tag_name  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+parser = argparse.ArgumentParser(description=' '.join(__doc__.split('\n\n')[0].split()),
                                  formatter_class=HelpFormatter, allow_abbrev=False)
 parser.add_argument('runs', nargs='+', help='run folders written by train.py (under --logdir); '
                                           'with --landscape, one run folder or model file')
@@ -75,6 +75,19 @@ def mean_band(curves):
     rows = [[table[e] for table in tables if e in table] for e in episodes]
     return (episodes, [float(np.mean(row)) for row in rows], [min(row) for row in rows],
             [max(row) for row in rows])
+
+
+def run_goals(runs):
+    """The runs' goals (--goal_score, as each logged it), each once; none for inf."""
+    goals = []
+    for run in runs:
+        try:
+            goal = float(logged_flags(run).get('goal_score', 'inf'))
+        except ValueError:
+            continue
+        if np.isfinite(goal) and goal not in goals:
+            goals.append(goal)
+    return goals
 
 
 def beside(runs):
@@ -136,6 +149,7 @@ def main(argv=None):
     for run, label in zip(args.runs, labels):
         groups.setdefault(label, []).append(read_scalars(run, args.tags))
     check_writable(os.path.dirname(output) or '.', '--output')  # made, as test.py makes its
+    goals = run_goals(args.runs)
     figure, axes = plt.subplots(len(args.tags), 1, sharex=True, squeeze=False,
                                 figsize=(8, 2.4 * len(args.tags) + 0.6))
     for ax, tag in zip(axes[:, 0], args.tags):
@@ -150,6 +164,11 @@ def main(argv=None):
             ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.25, lw=0)
         for first, last, text in spans:
             ax.axvspan(first, last, color='grey', alpha=0.2, lw=0, label=text)
+        if tag_name(tag) in ('log/score', 'log/score_avg'):  # in the scores' units
+            for goal in goals:
+                ax.axhline(goal, color='black', linestyle='--', linewidth=0.9,
+                           label='goal: {:g} (--goal_score, which the 100-episode average '
+                                 'must pass)'.format(goal))
         ax.set_ylabel(tag)
         if tag in args.symlog:
             ax.set_yscale('symlog', linthresh=1)

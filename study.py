@@ -52,49 +52,53 @@ from ddpg_extras.study.trials import (
 parser = argparse.ArgumentParser(
     description='Run train.py over configurations x seeds on Ray, and summarise them.',
     formatter_class=HelpFormatter, allow_abbrev=False)  # a flag is its whole name
-parser.add_argument('--config', action='append', metavar='NAME=FLAGS',
+study = parser.add_argument_group('the study')
+study.add_argument('--config', action='append', metavar='NAME=FLAGS',
                     help='a configuration: a name, =, then train.py flags (any but --seed, '
                          '--save_path, --logdir, --load_model, --render and --threads), and '
                          'this configuration\'s own --deck_loop or --seeds_per_trial K; '
                          'repeatable. '
                          'Default: one configuration, "defaults", of the default flags')
-parser.add_argument('--seeds', default=None, metavar='LIST',
+study.add_argument('--seeds', default=None, metavar='LIST',
                     help='seeds for every configuration: ranges and lists, e.g. 500-509 or '
                          '500,503,510-512 (default: 500-509)')
-parser.add_argument('--out', default=None, metavar='FOLDER',
+study.add_argument('--out', default=None, metavar='FOLDER',
                     help="the study's folder (default: studies/<configurations>_<date>-<time>); "
                          'an existing study folder finishes what it lacks')
-parser.add_argument('--address', default=None,
-                    help='an existing Ray cluster (host:port of its head, or auto); without '
-                         'it, Ray starts on this machine for the study and stops at its end')
-parser.add_argument('--workers', type=positive_int, default=os.cpu_count(),
-                    help='without --address: trials at a time on this machine')
-parser.add_argument('--retries', type=int, default=3,
-                    help='times Ray retries a trial whose worker or node died')
-parser.add_argument('--deck_loop', action='store_true',
+study.add_argument('--deck_loop', action='store_true',
                     help="each trial runs the deck's loop as published "
                          "(ddpg_extras/baseline/deck_ddpg.py, with its bugs, no checkpoints) "
                          "instead of train.py: a baseline")
-parser.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
+study.add_argument('--seeds_per_trial', type=positive_int, default=None, metavar='K',
                     help='seeds trained together in one process per trial (train_seeds.py): '
                          'more seeds per hour per core (docs/studies.md); results.csv keeps '
                          'one row per seed (default: 1, or the study\'s)')
-parser.add_argument('--score_episodes', type=positive_int, default=None,
+study.add_argument('--score_episodes', type=positive_int, default=None,
                     help="noiseless episodes that score each trial's saved actor, every actor "
                          "from the same starts (default: 100, or the study's)")
-parser.add_argument('--score_seed', type=int, default=None,
+study.add_argument('--score_seed', type=int, default=None,
                     help="the scoring episodes start from reset seeds SCORE_SEED, "
                          "SCORE_SEED + 1, ..., apart from every training seed (default: 10000, "
                          "or the study's)")
-parser.add_argument('--baseline', default=None, metavar='NAME',
+study.add_argument('--baseline', default=None, metavar='NAME',
                     help='the configuration the others are compared with (default: the first)')
-parser.add_argument('--x', choices=('episodes', 'steps'), default='episodes',
+study.add_argument('--x', choices=('episodes', 'steps'), default='episodes',
                     help="curves.png's x axis")
-parser.add_argument('--take_over', action='store_true',
+study.add_argument('--take_over', action='store_true',
                     help='take the study folder over from a driver on another host that is '
                          'gone (one on this host is detected when it dies); never while it runs')
 
-tuning.add_flags(parser)
+cluster = parser.add_argument_group('where the trials run: Ray')
+cluster.add_argument('--address', default=None,
+                    help='an existing Ray cluster (host:port of its head, or auto); without '
+                         'it, Ray starts on this machine for the study and stops at its end')
+cluster.add_argument('--workers', type=positive_int, default=os.cpu_count(),
+                    help='without --address: trials at a time on this machine')
+cluster.add_argument('--retries', type=int, default=3,
+                    help='times Ray retries a trial whose worker or node died')
+
+tuning.add_flags(parser.add_argument_group(
+    'tuning: an Optuna search of a configuration\'s flags (--tune N)'))
 
 def open_study(args):
     """(out, configs, seeds, the study's flags): a new study folder, or an existing one

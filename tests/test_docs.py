@@ -85,10 +85,25 @@ def test_every_help_screen_reads_right(script):
     assert shown.returncode == 0, shown.stderr
     helps = option_helps(shown.stdout)
     assert len(helps) > 3
+    description = ' '.join(shown.stdout.split('\n\n')[1].split())
+    assert description.endswith('.') and ',.' not in description, description  # a sentence
     for option, text in helps.items():
         assert text.count('(default') <= 1, (option, text)  # never twice
         assert '(default: None)' not in text and '(default: False)' not in text, option
         assert ' below' not in text and ' above,' not in text, (option, text)  # no code here
+
+
+def test_study_help_groups_its_flags_the_study_ray_and_tuning():
+    shown = run_script('study.py', '--help').stdout
+    groups = re.split(r'^(\S.*):$', shown, flags=re.M)[1:]
+    sections = dict(zip(groups[::2], groups[1::2]))
+    assert list(sections) == ['options', 'the study', 'where the trials run: Ray',
+                              "tuning: an Optuna search of a configuration's flags (--tune N)"]
+    flags = {name: re.findall(r'^  (--\w+)', text, re.M) for name, text in sections.items()}
+    assert {'--config', '--seeds', '--out', '--baseline'} <= set(flags['the study'])
+    assert flags['where the trials run: Ray'] == ['--address', '--workers', '--retries']
+    assert flags["tuning: an Optuna search of a configuration's flags (--tune N)"][:2] == [
+        '--tune', '--search']
 
 
 @pytest.mark.slow

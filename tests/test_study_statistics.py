@@ -17,7 +17,7 @@ pytest.importorskip('ray', reason='pip install -r requirements/study.txt')
 from rliable import library as rly  # noqa: E402
 from rliable import metrics  # noqa: E402
 
-from ddpg_extras.study import estimates, summary  # noqa: E402
+from ddpg_extras.study import estimates, summary, verdicts  # noqa: E402
 
 # Ten runs' scores with two outliers, where the IQM, the median and the mean differ
 SKEWED = [-150.0, -160.0, -170.0, -200.0, -155.0, -148.0, -600.0, -152.0, -158.0, -149.0]
@@ -116,9 +116,11 @@ def test_a_missing_or_damaged_score_is_reported_and_not_averaged_in():
     assert missing == ['seed 503: no actor_score (its result.json lacks it)',
                        'seed 506: no actor_score (its result.json lacks it)',
                        'seed 508: no actor_score (its result.json lacks it)']
-    text = summary.tables([('a', [])], statistics, {'a': (-300, 500)}, 'a', '')
+    text = summary.tables([('a', [])], statistics, {'a': (-300, 500)}, 'a',
+                          {'protocol': '', 'values': {('a', 'actor_score'): kept}})
     assert 'Not averaged in: these runs have no score.' in text
     assert '- a seed 506: no actor_score' in text and '| a | default flags | 7 |' in text
+    assert ', '.join('{:.1f}'.format(v) for v in sorted(kept, reverse=True)) + ' |' in text
 
 
 def test_runs_short_of_the_goal_count_as_their_whole_budget():
@@ -140,20 +142,54 @@ def test_the_words_say_which_configuration_is_better_and_when_none_can_be_told()
         'same', base)
     budgets = dict.fromkeys(['base', 'better', 'same'], (-300, 500))
     statistics = summary.study_statistics(configs, runs, budgets, 'base')
-    words = summary.improvement_words(statistics, 'base')
+    words = verdicts.verdicts(statistics, 'base')
     difference = estimates.iqm_difference([r['actor_score'] for r in runs[10:20]], base)
     assert 30 < difference[1] < difference[0] < difference[2] < 70  # about 200 - 150
-    assert words[0] == ('better beats base with probability 1.00 (1.00-1.00); its IQM is '
-                        '{:.1f} ({:.1f} to {:.1f}) higher.'.format(*difference))
-    assert re.fullmatch(r'same beats base with probability 0\.50 \(0\.\d\d-0\.\d\d\): the '
-                        r'interval holds 0\.5, so these runs cannot tell them apart \(IQM '
-                        r'difference 0\.0 \(-\d+\.\d to \d+\.\d\)\)\.', words[1])
-    # with better as the baseline, the line still names the better one first
+    assert words[0] == ('better against base: a run of better saves a better actor than a run '
+                        'of base in 100% of pairings (95% interval 100% to 100%), so better is '
+                        'better; the IQM of better is higher by {:.1f} ({:.1f} to {:.1f}).'
+                        .format(*difference))
+    assert re.fullmatch(r'same against base: a run of same saves a better actor than a run of '
+                        r'base in 50% of pairings \(95% interval \d+% to \d+%\), an interval '
+                        r'that holds 50%: these runs cannot tell which is better; the IQM '
+                        r'difference, 0\.0 \(-\d+\.\d to \d+\.\d\), holds 0: these runs cannot '
+                        r'say that either IQM is higher\. No number of seeds up to 1000 a side '
+                        r"would decide it at 80% power \(a two-sided t-test at the 5% level, "
+                        r"statsmodels' TTestIndPower, at the effect these runs show, Cohen's d "
+                        r'0\.00\)\.', words[1])
+    # with better as the baseline, the better one is named as better still
     statistics = summary.study_statistics(configs, runs, budgets, 'better')
     d, low, high = estimates.iqm_difference(base, [r['actor_score'] for r in runs[10:20]])
-    assert summary.improvement_words(statistics, 'better')[0] == (
-        'better beats base with probability 1.00 (1.00-1.00); its IQM is '
-        '{:.1f} ({:.1f} to {:.1f}) higher.'.format(-d, -high, -low))
+    assert verdicts.verdicts(statistics, 'better')[0] == (
+        'base against better: a run of base saves a better actor than a run of better in 0% '
+        'of pairings (95% interval 0% to 0%), so better is better; the IQM of better is higher '
+        'by {:.1f} ({:.1f} to {:.1f}).'.format(-d, -high, -low))
+
+
+@pytest.mark.parametrize('p, difference, words', [
+    # the study of the README before these words: "recipe beats defaults with probability
+    # 0.76 (0.53-0.95); its IQM is 10.1 (-0.7 to 132.7) higher" claimed what the IQM
+    # difference's interval, which holds 0, did not hold
+    ((0.76, 0.53, 0.95), (10.1, -0.7, 132.7),
+     'recipe against defaults: a run of recipe saves a better actor than a run of defaults '
+     'in 76% of pairings (95% interval 53% to 95%), so recipe is better; the IQM difference, '
+     '10.1 (-0.7 to 132.7), holds 0: these runs cannot say that either IQM is higher. About '
+     "23 seeds a side would decide it at 80% power (a two-sided t-test at the 5% level, "
+     "statsmodels' TTestIndPower, at the effect these runs show, Cohen's d 0.85)."),
+    ((0.39, 0.13, 0.66), (-9.0, -48.2, -1.5),
+     'recipe against defaults: a run of recipe saves a better actor than a run of defaults '
+     'in 39% of pairings (95% interval 13% to 66%), an interval that holds 50%: these runs '
+     'cannot tell which is better; the IQM of defaults is higher by 9.0 (1.5 to 48.2). About '
+     "23 seeds a side would decide it at 80% power (a two-sided t-test at the 5% level, "
+     "statsmodels' TTestIndPower, at the effect these runs show, Cohen's d 0.85)."),
+    ((0.85, 0.65, 0.98), (19.1, 3.1, 58.2),
+     'recipe against defaults: a run of recipe saves a better actor than a run of defaults '
+     "in 85% of pairings (95% interval 65% to 98%), so recipe is better; the IQM of recipe is "
+     'higher by 19.1 (3.1 to 58.2).'),  # both decided: no seeds to ask for
+])
+def test_each_claim_is_made_only_where_its_interval_leaves_out_no_difference(p, difference,
+                                                                               words):
+    assert verdicts.verdict('recipe', 'defaults', p, difference, (23, 0.85)) == words
 
 
 def report(tmp_path, runs_a, runs_b):
@@ -169,7 +205,7 @@ def report(tmp_path, runs_a, runs_b):
 def test_too_few_runs_give_points_and_no_interval_or_verdict(tmp_path):
     # Two runs a side: a bootstrap would say "b beats a with probability 1.00 (1.00-1.00)"
     text, written = report(tmp_path, [-200.0, -210.0], [-150.0, -152.0])
-    assert 'beats' not in text
+    assert ' is better' not in text and 'higher by' not in text
     assert ('No interval and no comparison where a configuration has fewer than 5 scored '
             'runs (docs/studies.md): a has 2, b has 2; run 3 more seed(s) for them.') in text
     assert ('b against a: no interval and no comparison where a configuration has fewer '
@@ -191,7 +227,8 @@ def test_too_few_runs_give_points_and_no_interval_or_verdict(tmp_path):
 def test_five_runs_a_side_give_intervals_and_a_verdict(tmp_path):
     text, written = report(tmp_path, [-200.0, -210.0, -205.0, -190.0, -220.0],
                            [-150.0, -152.0, -149.0, -155.0, -151.0])
-    assert 'b beats a with probability 1.00' in text and 'No interval' not in text
+    assert 'so b is better; the IQM of b is higher by' in text and 'No interval' not in text
+    assert '| b | 1.00 (1.00 to 1.00) | 54.0 (42.7 to 64.7) | 2 |' in text
     assert '(95% confidence intervals):' in text
     png(tmp_path / 'improvement.png')
 

@@ -371,9 +371,9 @@ def test_the_replay_buffer_samples_uniformly():
     assert counts.min() > 1800 and counts.max() < 2200
 
 
-def run_in_terminal(*args, script='train.py', interrupt_at=None):
-    """Run a script with its output on a real pseudo-terminal, 120 columns wide; send it
-    Ctrl-C (SIGINT) once its output holds interrupt_at."""
+def run_in_terminal(*args, script='train.py', interrupt_at=None, columns=120):
+    """Run a script with its output on a real pseudo-terminal, 120 columns wide (or as
+    asked); send it Ctrl-C (SIGINT) once its output holds interrupt_at."""
     import fcntl
     import pty
     import struct
@@ -383,7 +383,7 @@ def run_in_terminal(*args, script='train.py', interrupt_at=None):
 
     from conftest import ROOT, script_env
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 40, columns, 0, 0))
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *map(str, args)],
                                stdout=slave, stderr=subprocess.PIPE, env=script_env())
     os.close(slave)
@@ -423,6 +423,11 @@ def test_a_progress_line_at_a_terminal_and_plain_lines_elsewhere(tmp_path):
     plain = run_script('train.py', *flags)
     assert plain.returncode == 0 and '\r' not in plain.stdout and 'steps/s' not in plain.stdout
     assert re.findall(r'^(\d) episode \| score_avg', plain.stdout, re.M) == ['0', '1', '2']
+    # a terminal that reports no width (script -qfc ... </dev/null): no live line, which
+    # tqdm would cut to nothing, but the plain lines
+    code, shown, errors = run_in_terminal(*flags, columns=0)
+    assert code == 0 and 'steps/s' not in shown, errors
+    assert re.findall(r'^(\d) episode \| score_avg', shown, re.M) == ['0', '1', '2']
 
 
 @pytest.mark.slow

@@ -3,15 +3,25 @@
 ended (the goal, its last episode, a stop, a divergence). No percentage: a run usually
 ends at its goal long before --max_iter_num, and a bar frozen part-way looks like a
 hang. In a log file, the deck's plain lines only."""
+import os
 import sys
 import time
 
 from tqdm import tqdm
 
 
+def live():
+    """Whether stdout is a terminal that can show the line: one that reports no width
+    (some pseudo-terminals report 0 columns) gets the plain lines, as a log file does."""
+    try:
+        return sys.stdout.isatty() and os.get_terminal_size(sys.stdout.fileno()).columns > 0
+    except (OSError, ValueError):
+        return False
+
+
 class Progress:
     def __init__(self, steps):
-        self.bar = tqdm(file=sys.stdout, dynamic_ncols=True, disable=not sys.stdout.isatty(),
+        self.bar = tqdm(file=sys.stdout, dynamic_ncols=True, disable=not live(),
                         bar_format='{desc} [{elapsed}]')
         self.start, self.start_steps = time.time(), steps
 

@@ -89,3 +89,21 @@ def scalars(run_dir, tags=None):
     return {tag_name(tag): ([e.step for e in events.Scalars(tag)],
                             [e.value for e in events.Scalars(tag)])
             for tag in events.Tags()['scalars'] if wanted is None or tag_name(tag) in wanted}
+
+
+def logged_flags(run_dir):
+    """{flag: its value, as text} of the hyperparameters table a run logged (its first),
+    read with TensorBoard's own reader; {} where there is none or it cannot be read."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+    events = EventAccumulator(run_dir, size_guidance={'tensors': 1})
+    events.Reload()
+    if 'hyperparameters/text_summary' not in events.Tags().get('tensors', []):
+        return {}
+    try:
+        text = tensor_util.make_ndarray(events.Tensors('hyperparameters/text_summary')[0]
+                                        .tensor_proto).item().decode()
+    except (ValueError, UnicodeDecodeError, IndexError):
+        return {}
+    cells = (line.strip('|').split('|') for line in text.splitlines()[2:])
+    return {cell[0]: cell[1] for cell in cells if len(cell) == 2}

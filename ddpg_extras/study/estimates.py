@@ -123,3 +123,26 @@ def fraction(count, total):
     from statsmodels.stats.proportion import proportion_confint
     low, high = proportion_confint(count, total, alpha=1 - CONFIDENCE, method='wilson')
     return count / total, float(low), float(high)
+
+
+POWER, MAX_SEEDS = 0.8, 1000  # seeds_to_decide's target, and where it stops counting
+
+
+def seeds_to_decide(scores_x, scores_y):
+    """(about how many runs a side a two-sided t-test at the 5% level would need to tell
+    X from Y with probability POWER, Cohen's d of these runs): the fewest whose power,
+    by statsmodels' TTestIndPower, reaches POWER at the effect size the runs show, the
+    difference of the means over their pooled standard deviation. The runs are a pilot:
+    the number is a planning figure, not a promise. (None, d) where they show no
+    difference, or more than MAX_SEEDS would be needed."""
+    from statsmodels.stats.power import TTestIndPower
+    x, y = np.asarray(scores_x, dtype=float), np.asarray(scores_y, dtype=float)
+    pooled = np.sqrt(((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1))
+                     / (len(x) + len(y) - 2))
+    if not pooled > 0 or x.mean() == y.mean():
+        return None, 0.0
+    effect = float((x.mean() - y.mean()) / pooled)
+    runs = np.arange(2, MAX_SEEDS + 1)
+    power = TTestIndPower().power(abs(effect), nobs1=runs, alpha=0.05, ratio=1.0)
+    enough = np.flatnonzero(np.nan_to_num(power, nan=1.0) >= POWER)  # (nan: near 1, far out)
+    return (int(runs[enough[0]]) if len(enough) else None), effect

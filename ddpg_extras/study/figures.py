@@ -95,9 +95,15 @@ def profiles_png(path, scores, protocol, colors=None):
     """Performance profiles: per configuration ({name: its runs' scores}), the fraction
     of runs whose saved actor scores above tau, over tau, with a 95% band."""
     every = np.concatenate([np.asarray(s, dtype=float) for s in scores.values()])
-    span = max(every.max() - every.min(), 1.0)
-    taus = np.linspace(every.min() - 0.05 * span, every.max() + 0.05 * span, 101)
+    low = axis_start(every)
+    span = max(every.max() - low, 1.0)
+    taus = np.linspace(low - 0.05 * span, every.max() + 0.05 * span, 101)
     figure, ax = plt.subplots(figsize=(8, 4.5))
+    below = every < taus[0]
+    if below.any():  # far below the rest: off the axis, said, not stretching it
+        ax.text(0.99, 0.97, '{} run(s) below {:.0f}, off the axis (the lowest: {:.0f})'.format(
+            below.sum(), taus[0], every.min()), transform=ax.transAxes, fontsize='small',
+            ha='right', va='top', bbox={'facecolor': 'white', 'edgecolor': 'none'})
     for name, runs in scores.items():
         fraction, low, high = estimates.profile(runs, taus)
         line, = ax.plot(taus, fraction, linewidth=1.3, color=(colors or {}).get(name),
@@ -109,8 +115,16 @@ def profiles_png(path, scores, protocol, colors=None):
     ax.set_ylim(-0.02, 1.02)
     ax.set_title('Performance profiles, with 95% intervals', fontsize='medium')
     ax.grid(alpha=0.3)
-    ax.legend(fontsize='small')
+    ax.legend(fontsize='small', loc='lower left')
     save(figure, path)
+
+
+def axis_start(values):
+    """Where a score axis starts: the lowest value, or where one far below the rest would
+    stretch the axis, Tukey's lower fence (the lower quartile less 1.5 interquartile
+    ranges), so the region where configurations differ keeps its width."""
+    q1, q3 = np.percentile(values, [25, 75])
+    return max(values.min(), q1 - 1.5 * (q3 - q1))
 
 
 def improvement_png(path, improvements, baseline, colors=None):

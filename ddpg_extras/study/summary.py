@@ -13,19 +13,24 @@ from ddpg_extras.run.files import atomic_write
 from ddpg_extras.run.writer import scalars
 from ddpg_extras.study import estimates, figures
 from ddpg_extras.study.guard import inside
+from ddpg_extras.study.landscapes import at_common_episode
+from ddpg_extras.study.verdicts import too_few, verdicts
 
-QUANTITIES = (('actor_score', "saved actors' noiseless score"),
-              ('score_avg', 'final 100-episode average of the training scores'))
-# On Pendulum (the run's landscapes): each run's final critic and actor against the truth
-# (ddpg_extras/run/landscape.py), where the runs have them
-GAPS = (('critic_bias', "final critic's bias, mean Q(s, mu(s)) - V^mu(s) over the state "
-                        'grid, in return (above 0: it overestimates its actor)'),
-        ('critic_error', "final critic's error, mean |Q(s, mu(s)) - V^mu(s)| over the state "
-                         'grid, in return (lower is truer)'),
-        ('regret', "final actor's regret, mean V*(s) - V^mu(s) over Pendulum's starts, in "
-                   'return (lower is better)'),
-        ('actor_gap', "final actor's distance from the optimum, mean |mu(s) - mu*(s)| over "
-                      'the state grid, in N m'))
+# (the quantity, what it is, in which units, the digits it is given to)
+QUANTITIES = (('actor_score', "saved actors' noiseless score, in return", 1),
+              ('score_avg', "100-episode average of the training scores at each run's last "
+                            'episode, in return', 1))
+# On Pendulum (the runs' landscapes): each run's critic and actor against the truth
+# (ddpg_extras/run/landscape.py) at one episode for all (ddpg_extras/study/landscapes.py)
+GAPS = (('critic_bias', "critic's bias, mean Q(s, mu(s)) - V^mu(s) over the state grid, in "
+                        'return (above 0: it overestimates its actor)', 1),
+        ('critic_error', "critic's error, mean |Q(s, mu(s)) - V^mu(s)| over the state grid, "
+                         'in return (lower is truer)', 1),
+        ('regret', "actor's regret, mean V*(s) - V^mu(s) over Pendulum's starts, in return "
+                   '(lower is better)', 2),
+        ('actor_gap', "actor's distance from the optimum, mean |mu(s) - mu*(s)| over the "
+                      'state grid, in N m', 2))
+NAMES = [name for name, _, _ in GAPS]
 STATISTICS_COLUMNS = ('config', 'quantity', 'statistic', 'value', 'low', 'high', 'runs')
 
 
@@ -53,21 +58,16 @@ def config_statistics(name, runs, budget, baseline_scores):
     where there are estimates.MIN_RUNS runs (a side, for a comparison); else points."""
     goal_score, max_iter_num = budget
     found, missing = {}, []
-    for quantity, _ in QUANTITIES + GAPS:
+    for quantity, _, _ in QUANTITIES + GAPS:
         scores = [number(row.get(quantity)) for row in runs]
-        if quantity not in dict(GAPS):  # (no gap: not Pendulum, or runs from before them)
+        if quantity not in NAMES:  # (no landscapes: not Pendulum, or runs from before them)
             missing += ['seed {}: no {} ({})'.format(row['seed'], quantity, why(row))
                         for row, score in zip(runs, scores) if score is None]
         scores = [score for score in scores if score is not None]
         found[quantity] = [Estimate(name, quantity, statistic, *estimate, len(scores))
                            for statistic, estimate in aggregate(scores).items()]
         if quantity == 'actor_score' and baseline_scores is not None:
-            enough = bool(scores) and bool(baseline_scores)
-            found['improvement'] = [Estimate(name, quantity, statistic, *(
-                estimate(scores, baseline_scores) if enough else (None, None, None)),
-                len(scores)) for statistic, estimate in (
-                    ('probability of improvement', estimates.improvement),
-                    ('IQM difference', estimates.iqm_difference))]
+            found['improvement'] = against(name, scores, baseline_scores)
     if math.isfinite(goal_score):
         reached = sum(bool(row['reached_goal']) for row in runs)
         # a run that did not reach the goal counts as the whole budget, the fewest it could need
@@ -76,6 +76,22 @@ def config_statistics(name, runs, budget, baseline_scores):
             reached, len(runs)), len(runs)), Estimate(name, 'episodes_to_goal', 'IQM',
                                                       *estimates.iqm(episodes), len(runs))]
     return found, missing
+
+
+def against(name, scores, baseline_scores):
+    """The rows of a configuration's saved actors against the baseline's: the
+    probability of improvement and the IQM difference (intervals), and as a pilot, the
+    seeds a side that would decide it at 80% power and the effect size it assumes."""
+    enough = bool(scores) and bool(baseline_scores)
+    rows = [Estimate(name, 'actor_score', statistic, *(
+        estimate(scores, baseline_scores) if enough else (None, None, None)), len(scores))
+        for statistic, estimate in (('probability of improvement', estimates.improvement),
+                                    ('IQM difference', estimates.iqm_difference))]
+    seeds, effect = estimates.seeds_to_decide(scores, baseline_scores) if min(
+        len(scores), len(baseline_scores)) >= 2 else (None, None)
+    return rows + [Estimate(name, 'actor_score', 'seeds a side for 80% power', seeds, None, None,
+                            len(scores)),
+                   Estimate(name, 'actor_score', "Cohen's d", effect, None, None, len(scores))]
 
 
 def aggregate(scores):
@@ -109,27 +125,22 @@ def estimate_text(value, low, high, digits=1):
     return '{:.{d}f} ({:.{d}f} to {:.{d}f})'.format(value, low, high, d=digits)
 
 
-def tables(configs, statistics, budgets, baseline, protocol):
-    """summary.md's tables: the saved actors, the training averages, the goal (or the
-    fixed budget), and the probability of improvement over the baseline."""
-    flags = dict(configs)
+def tables(configs, statistics, budgets, baseline, seen):
+    """summary.md's tables: the saved actors, the training averages (fixed budgets only),
+    the numbers against the truth at a common episode, the goal (or the fixed budget),
+    and the probability of improvement over the baseline. seen: the scoring protocol,
+    each run's values, the common episode and the optimum's score (write_report's)."""
     sections = []
-    for quantity, title in QUANTITIES + GAPS:
-        if quantity in dict(GAPS) and not any(found[quantity][0].runs
-                                              for found, _ in statistics.values()):
-            continue  # no run drew landscapes
-        shown = any(row.interval[1] is not None for found, _ in statistics.values()
-                    for row in found[quantity])  # too few runs: points alone
-        lines = ['**{}**{}{}:'.format(
-            title[0].upper() + title[1:], protocol if quantity == 'actor_score' else '',
-            ' (95% confidence intervals)' if shown else ''), '',
-            '| configuration | flags | runs | IQM | median | mean |', '|---|---|---|---|---|---|']
-        for name, (found, _) in statistics.items():
-            cells = {row.statistic: estimate_text(*row.interval) for row in found[quantity]}
-            lines.append('| {} | {} | {} | {} | {} | {} |'.format(
-                name, flags_text(flags[name]), found[quantity][0].runs,
-                *(cells[s] for s in estimates.AGGREGATES)))
-        sections.append('\n'.join(lines))
+    for quantity, title, digits in QUANTITIES + GAPS:
+        names = [name for name in statistics if quantity != 'score_avg'
+                 or not math.isfinite(budgets[name][0])]  # a goal's stopping rule sets it
+        if quantity == 'score_avg' and len(names) < len(statistics):
+            sections.append(stopped_at_goal([n for n in statistics if n not in names]))
+        if not names or quantity in NAMES and not any(
+                statistics[name][0][quantity][0].runs for name in names):
+            continue  # nothing to show: every run stopped at a goal, or none drew landscapes
+        sections.append(quantity_table(quantity, title, digits, names, dict(configs),
+                                       statistics, seen, when(quantity, budgets, seen)))
     sections.append(goal_table(statistics, budgets))
     if len(statistics) > 1 and baseline in statistics:
         sections.append(improvement_table(statistics, baseline))
@@ -141,6 +152,54 @@ def tables(configs, statistics, budgets, baseline, protocol):
     if few:  # the points stand alone: said once, first
         sections.insert(0, few[0].upper() + few[1:] + '.')
     return '\n\n'.join(sections)
+
+
+def quantity_table(quantity, title, digits, names, flags, statistics, seen, point):
+    """One quantity's table: per configuration its runs, IQM, median and mean (with 95%
+    intervals where there are enough runs), and each run's value, high to low."""
+    shown = any(row.interval[1] is not None for name in names
+                for row in statistics[name][0][quantity])  # too few runs: points alone
+    lines = ['**{}**{}; {}{}:'.format(
+        title[0].upper() + title[1:], seen['protocol'] if quantity == 'actor_score' else '',
+        point, ' (95% confidence intervals)' if shown else ''), '',
+        '| configuration | flags | runs | IQM | median | mean | each run, high to low |',
+        '|---|---|---|---|---|---|---|']
+    for name in names:
+        found = statistics[name][0][quantity]
+        cells = {row.statistic: estimate_text(*row.interval, digits=digits) for row in found}
+        lines.append('| {} | {} | {} | {} | {} | {} | {} |'.format(
+            name, flags_text(flags[name]), found[0].runs,
+            *(cells[s] for s in estimates.AGGREGATES), ', '.join('{:.{}f}'.format(
+                value, digits) for value in sorted(seen['values'].get((name, quantity), ()),
+                                                   reverse=True))))
+    if quantity == 'actor_score' and seen.get('optimum') is not None:
+        lines.append('| optimum | for reference: the greedy policy of V* for gamma 0.99, by '
+                     "value iteration on the environment's dynamics | 1 policy | {0:.1f} | "
+                     '{0:.1f} | {0:.1f} | {0:.1f} |'.format(seen['optimum']))
+    return '\n'.join(lines)
+
+
+def when(quantity, budgets, seen):
+    """At which point of each run's training a quantity's table compares them."""
+    if quantity in NAMES:
+        return ('at episode {}, the last at which every run logged its landscapes (so all '
+                'had trained as long)'.format(seen.get('episode')))
+    if quantity == 'score_avg':
+        return 'each run with a fixed budget, at its last episode'
+    goals = [math.isfinite(goal) for goal, _ in budgets.values()]
+    if all(goals):
+        return ('the actor each run saved the moment its 100-episode average passed the goal, '
+                'or at its last episode where it never did: runs compared at their goals')
+    if not any(goals):
+        return 'the actor each run ends with, at its last episode (a fixed budget)'
+    return ('with a goal, the actor a run saved when it reached it (else its last); with a '
+            'fixed budget, the actor of its last episode')
+
+
+def stopped_at_goal(names):
+    return ('The 100-episode average of the training scores is left out for {}: each of '
+            'their runs stops the moment that average passes its goal, so the stopping rule, '
+            'not the configuration, sets it.'.format(', '.join(names)))
 
 
 def flags_text(flags):
@@ -171,60 +230,21 @@ def goal_table(statistics, budgets):
 
 
 def improvement_table(statistics, baseline):
-    lines = ['**Against {}**: the probability of improvement, the chance that a run of the '
-             'configuration saves a better actor than a run of {}, and by how much its IQM '
-             'is higher (95% intervals):'.format(baseline, baseline), '',
-             '| configuration | P(better than {}) | IQM difference |'.format(baseline),
-             '|---|---|---|']
+    lines = ['**Against {b}**, the saved actors: the probability of improvement, the share '
+             'of pairings of one run of the configuration with one run of {b} in which the '
+             "configuration's actor scores better (ties count half), and the IQM difference, "
+             'its IQM less that of {b}, in return (95% intervals); and, these runs taken as a '
+             'pilot, about how many seeds a side would decide it at 80% power:'.format(
+                 b=baseline), '',
+             '| configuration | P(a run beats a run of {}) | IQM difference | seeds a side |'
+             .format(baseline), '|---|---|---|---|']
     for name, (found, _) in statistics.items():
         if name != baseline:
-            p, difference = found['improvement']
-            lines.append('| {} | {} | {} |'.format(name, estimate_text(*p.interval, digits=2),
-                                                   estimate_text(*difference.interval)))
-    return '\n'.join(lines + [''] + improvement_words(statistics, baseline))
-
-
-def improvement_words(statistics, baseline):
-    """One line per configuration: whether it beats the baseline, and by how much, in words."""
-    words = []
-    for name, (found, _) in statistics.items():
-        if name == baseline:
-            continue
-        (p, low, high), (d, d_low, d_high) = (row.interval for row in found['improvement'])
-        if p is None:
-            words.append('{} against {}: too few scored runs to compare.'.format(name, baseline))
-            continue
-        if low is None:  # too few runs a side for an interval: no claim either way
-            words.append('{} against {}: {}.'.format(name, baseline, too_few(statistics, (
-                name, baseline))))
-            continue
-        better, worse = name, baseline
-        if high < 0.5:  # the baseline is better: P(Y > X) = 1 - P(X > Y), ties counting half
-            better, worse, p, low, high = baseline, name, 1 - p, 1 - high, 1 - low
-            d, d_low, d_high = -d, -d_high, -d_low
-        line = '{} beats {} with probability {:.2f} ({:.2f}-{:.2f})'.format(
-            better, worse, p, low, high)
-        if low > 0.5:
-            words.append('{}; its IQM is {} higher.'.format(line, estimate_text(d, d_low, d_high)))
-        else:
-            words.append('{}: the interval holds 0.5, so these runs cannot tell them apart '
-                         '(IQM difference {}).'.format(line, estimate_text(d, d_low, d_high)))
-    return words
-
-
-def too_few(statistics, names=None):
-    """One line for the configurations (names; all by default) with too few scored runs
-    for an interval: how many they have, and how many seeds more they need; None where
-    none has too few."""
-    runs = {name: statistics[name][0]['actor_score'][0].runs for name in names or statistics}
-    short = {name: n for name, n in runs.items() if n < estimates.MIN_RUNS}
-    if not short:
-        return None
-    return ('no interval and no comparison where a configuration has fewer than {} scored '
-            'runs (docs/studies.md): {}; run {} more seed(s) for them'.format(
-                estimates.MIN_RUNS, ', '.join('{} has {}'.format(name, n)
-                                             for name, n in short.items()),
-                estimates.MIN_RUNS - min(short.values())))
+            p, difference, seeds, _ = found['improvement']
+            lines.append('| {} | {} | {} | {} |'.format(
+                name, estimate_text(*p.interval, digits=2), estimate_text(*difference.interval),
+                '-' if seeds.value is None else '{:.0f}'.format(seeds.value)))
+    return '\n'.join(lines + [''] + verdicts(statistics, baseline))
 
 
 def statistics_csv(statistics):
@@ -246,8 +266,13 @@ def write_report(out, header, configs, rows, budgets, args):
     baseline = args.baseline or configs[0][0]
     protocol = ', each the mean of {} episodes from reset seeds {}-{}'.format(
         args.score_episodes, args.score_seed, args.score_seed + args.score_episodes - 1)
+    episode, rows = at_common_episode(out, rows)  # the landscapes' numbers: one budget
     statistics = study_statistics(configs, rows, budgets, baseline)
-    text = tables(configs, statistics, budgets, baseline, protocol) if statistics else (
+    seen = {'protocol': protocol, 'episode': episode, 'optimum': optimum_score(rows, args),
+            'values': {(name, quantity): [v for v in (number(row.get(quantity)) for row in rows
+                                                      if row['config'] == name) if v is not None]
+                       for name, _ in configs for quantity, _, _ in QUANTITIES + GAPS}}
+    text = tables(configs, statistics, budgets, baseline, seen) if statistics else (
         'No trial has finished.')
     groups, left_out = curve_runs(out, rows, args.x)
     if left_out:  # a log deleted or cut short: the curves go on without it, and say so
@@ -276,6 +301,17 @@ def write_report(out, header, configs, rows, budgets, args):
         written.append(inside(out, os.path.join(out, 'improvement.png')))
         figures.improvement_png(written[-1], improvements, baseline, colors)
     return text, written
+
+
+def optimum_score(rows, args):
+    """On Pendulum-v1, the optimum's mean score on the study's scoring starts (its greedy
+    policy for gamma 0.99, as test.py prints it): a reference for the saved actors."""
+    if not rows or any(row.get('env_name') != 'Pendulum-v1' for row in rows):
+        return None
+    from ddpg_extras.run.evaluation import optimum_scores
+    from ddpg_extras.run.optimum import optimum
+    seeds = list(range(args.score_seed, args.score_seed + args.score_episodes))
+    return sum(optimum_scores(optimum(0.99), seeds)) / len(seeds)
 
 
 CURVE_TAGS = ('log/score', 'log/score_avg')
