@@ -164,14 +164,18 @@ def test_a_critic_that_overestimates_has_a_positive_bias_and_one_below_a_negativ
 
 
 def test_the_optimum_is_kept_by_discount_and_grid_and_a_damaged_copy_is_solved_again(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
     grid = (31, 31, 5)  # small: seconds
     first = optimum.optimum(0.9, grid)
     path = optimum.cache_path(0.9, grid)
+    assert capsys.readouterr().err == (  # a line while it solves, which takes seconds
+        'solving the optimum for --gamma 0.9 on a 31x31 grid, once: a few seconds (kept in '
+        '{})\n'.format(tmp_path / 'ddpg-deck'))
     assert os.path.dirname(path) == str(tmp_path / 'ddpg-deck') and os.path.exists(path)
     assert optimum.cache_path(0.95, grid) != path and optimum.cache_path(0.9, (31, 31, 7)) != path
-    again = optimum.optimum(0.9, grid)  # read back whole, the same
+    again = optimum.optimum(0.9, grid)  # read back whole, the same, without a word
+    assert capsys.readouterr().err == ''
     assert np.array_equal(again.value, first.value) and np.array_equal(again.policy, first.policy)
     whole = open(path, 'rb').read()
     angles = optimum.axes(grid)[0]  # its own (-pi + k 2 pi / 31)

@@ -21,7 +21,7 @@ LAYERS = (
     ('the study layer', ('ddpg_extras.study.*',)),
     ('the studies', ('study',)),
     ('the benchmarks', ('benchmarks', 'benchmarks.bench', 'benchmarks.batch_speed',
-                        'benchmarks.pretrained', 'benchmarks.timing')),
+                        'benchmarks.pretrained', 'benchmarks.timing', 'benchmarks.optimum')),
 )
 # The deck's own files, and what each may use of the project (what it must call).
 DECK = {'model': set(), 'utils': set(), 'train': {'model', 'utils', 'ddpg_extras.run.*'},

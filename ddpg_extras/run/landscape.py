@@ -99,7 +99,7 @@ class Landscape:
     the actor's value at the last picture (value_of starts from it at the next)."""
 
     def __init__(self, gamma, interval=DEFAULT_INTERVAL):
-        self.interval, self.gaps_now, self.gamma, self.v_mu = interval, None, gamma, None
+        self.interval, self.measured, self.gamma, self.v_mu = interval, None, gamma, None
         self.optimum = o = optimum(gamma)
         self.angles, self.speeds, _ = axes(GRID + (0,))
         angle, speed = np.meshgrid(self.angles, self.speeds, indexing='ij')
@@ -155,7 +155,7 @@ class Landscape:
 
     def log(self, writer, episode, actor, critic):
         """The three pictures and the numbers, in TensorBoard's truth/ group (it sorts
-        after log/, so the deck's curve stays first), kept as gaps_now."""
+        after log/, so the deck's curve stays first), kept as measured."""
         mu, q = self.learned(actor, critic)
         v_mu = self.value(actor)
         writer.add_image('truth/actor', self.picture('actor', mu), episode)
@@ -164,7 +164,7 @@ class Landscape:
         measures = self.measures(mu, q, v_mu)
         for name, number in measures.items():
             writer.add_scalar('truth/' + name, number, episode)
-        self.gaps_now, self.logged = measures, episode
+        self.measured, self.logged = measures, episode
 
 
 def torques(actor):

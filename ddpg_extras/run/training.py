@@ -179,11 +179,11 @@ class Run:
         return (reached_goal(self.scores[-100:], self.args.goal_score)
                 or episode + 1 >= self.args.max_iter_num)
 
-    def gaps(self):
+    def measures(self):
         """The last landscape's measures against the truth (landscape.MEASURES), for the
         run's result (None each where no landscape was drawn)."""
-        gaps = self.landscape and self.landscape.gaps_now
-        return gaps or dict.fromkeys(MEASURES)
+        measured = self.landscape and self.landscape.measured
+        return measured or dict.fromkeys(MEASURES)
 
     def close(self):
         """The run's log and environments."""
@@ -316,7 +316,7 @@ class Run:
         actor_saved = self.writes.save('the actor', save, lambda: save_actor(actor, save, info))
         return (dict(result(info, save, self.checkpoint_path, self.run_dir,
                             time.time() - self.start_time), scores=self.scores,
-                     replay_buffer=self.replay_buffer, **self.gaps()),
+                     replay_buffer=self.replay_buffer, **self.measures()),
                 kept, actor_saved, run_saved)
 
     def report(self, reached_goal, episodes, steps, minutes, recent_rewards):
