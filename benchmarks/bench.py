@@ -326,9 +326,9 @@ def landscape_cost(args):
     solve(0.99)
     print('the optimum, solved (no cache): {:.2f} s'.format(time.perf_counter() - start))
     setup, per_log = one_landscape_log()
-    print('set up once a run (the optimum from its cache, the frames): {:.2f} s; one picture '
-          'of each and the gaps, logged: {:.1f} ms (the median of 20; the default run logs '
-          '9)'.format(setup, 1000 * per_log))
+    print('set up once a run (the optimum from its cache, the frames): {:.2f} s; one log of '
+          'the three pictures, V^mu and the four numbers: {:.1f} ms (the median of 20; the '
+          'default run logs 9)'.format(setup, 1000 * per_log))
     timed('train.py', '--max_iter_num', 1, '--save_path', tempfile.mkdtemp(), '--logdir',
           tempfile.mkdtemp())  # the cache made, and the imports warm
     ratios, without = [], []
@@ -350,7 +350,8 @@ def landscape_cost(args):
 
 def one_landscape_log():
     """(seconds to set up a run's Landscape, seconds that Landscape.log takes: the
-    median of 20), in this process, for new networks and a real event file."""
+    median of 20, V^mu from the last log's as in a run), in this process, for new
+    networks and a real event file."""
     from ddpg_extras.run.landscape import Landscape
     from ddpg_extras.run.writer import RunWriter
     from model import Actor, Critic

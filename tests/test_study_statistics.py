@@ -295,3 +295,12 @@ def test_a_fixed_budget_study_reads_as_one(tmp_path):
     png(out / 'curves.png')
     png(out / 'profiles.png')
     assert not (out / 'improvement.png').exists()  # one configuration: nothing to compare
+
+
+def test_one_failed_run_does_not_stretch_the_profiles_axis():
+    from ddpg_extras.study import figures
+    tight = np.array([-150.0, -148, -152, -149, -151, -147, -153, -150, -146, -900])
+    assert figures.axis_start(tight) == pytest.approx(-157.0)  # Tukey's fence: -900 is off
+    tail = np.array([-136.1, -138.6, -141.6, -142.5, -143.6, -144.7, -155.8, -193.6, -211.1,
+                     -369.2])  # a real study's defaults: its tail stays, one failure is off
+    assert -369.2 < figures.axis_start(tail) < -211.1

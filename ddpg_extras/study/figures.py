@@ -22,11 +22,14 @@ TAG_TITLES = {'log/score': "episode score (log/score)",
                                  '(truth/actor_gap)',
               'truth/critic_gap': "the critic's distance from V*, mean |Q - V*| (runs from "
                                   'before truth/critic_error; truth/critic_gap)'}
+UNITS = {'truth/actor_gap': 'N m', 'truth/critic_bias': 'return', 'truth/critic_error': 'return',
+         'truth/regret': 'return', 'truth/critic_gap': 'return'}
 POINTS = 300  # at most, along a curve's x axis
 
 
 def save(figure, path):
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:  # (a figure with a suptitle lays itself out)
+        figure.tight_layout()
     atomic_write(path, lambda f: figure.savefig(f, format='png', dpi=110))
     plt.close(figure)
 
@@ -55,13 +58,15 @@ def band(low):
             'too few for an interval (at least {})'.format(estimates.MIN_RUNS))
 
 
-def curves_png(path, groups, tags, x='episodes', colors=None):
+def curves_png(path, groups, tags, x='episodes', colors=None, goals=()):
     """One panel per tag and a panel of how many runs still train; per configuration
     (groups: {name: [each run's scalars]}), the IQM over its runs and a 95% band. colors:
-    {name: a matplotlib color}, the same in each of a study's figures."""
+    {name: a matplotlib color}, the same in each of a study's figures; goals: the
+    configurations' finite goals, drawn on the score panels."""
     colors = colors or {}
     figure, axes = plt.subplots(len(tags) + 1, 1, sharex=True, figsize=(8, 2.8 * len(tags) + 1.8),
-                                gridspec_kw={'height_ratios': [3] * len(tags) + [1]})
+                                gridspec_kw={'height_ratios': [3] * len(tags) + [1]},
+                                layout='constrained')
     for ax, tag in zip(axes, tags):
         for name, runs in groups.items():
             xs = [run_x(run, tag, x) for run in runs]
@@ -77,7 +82,11 @@ def curves_png(path, groups, tags, x='episodes', colors=None):
             if ax is axes[0]:
                 axes[-1].step(grid, [sum(r[-1] >= g for r in xs) for g in grid], where='post',
                               color=line.get_color(), linewidth=1.2)
-        ax.set_ylabel('gap' if tag.startswith('truth/') else 'score')
+        ax.set_ylabel(UNITS.get(tag, 'score'))
+        if tag in ('log/score', 'log/score_avg'):
+            for goal in goals:
+                ax.axhline(goal, color='black', linestyle='--', linewidth=0.9, label='goal: '
+                           '{:g} (for the 100-episode average)'.format(goal))
         ax.set_title(TAG_TITLES.get(tag, tag), fontsize='medium')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize='small', loc='lower right')
@@ -85,8 +94,8 @@ def curves_png(path, groups, tags, x='episodes', colors=None):
     axes[-1].set_ylim(0, max(len(runs) for runs in groups.values()) + 0.5)
     axes[-1].grid(alpha=0.3)
     axes[-1].set_xlabel('episode' if x == 'episodes' else 'environment steps')
-    figure.suptitle('Training scores; a run that has ended (its goal, its budget, a '
-                    'divergence) holds its last value',
+    figure.suptitle('Per configuration, the IQM of its runs over the episodes; a run that '
+                    'has ended (its goal, its budget, a divergence) holds its last value',
                     fontsize='medium')
     save(figure, path)
 
@@ -95,15 +104,13 @@ def profiles_png(path, scores, protocol, colors=None):
     """Performance profiles: per configuration ({name: its runs' scores}), the fraction
     of runs whose saved actor scores above tau, over tau, with a 95% band."""
     every = np.concatenate([np.asarray(s, dtype=float) for s in scores.values()])
-    low = axis_start(every)
+    low = min(axis_start(np.asarray(s, dtype=float)) for s in scores.values())
     span = max(every.max() - low, 1.0)
     taus = np.linspace(low - 0.05 * span, every.max() + 0.05 * span, 101)
     figure, ax = plt.subplots(figsize=(8, 4.5))
-    below = every < taus[0]
-    if below.any():  # far below the rest: off the axis, said, not stretching it
-        ax.text(0.99, 0.97, '{} run(s) below {:.0f}, off the axis (the lowest: {:.0f})'.format(
-            below.sum(), taus[0], every.min()), transform=ax.transAxes, fontsize='small',
-            ha='right', va='top', bbox={'facecolor': 'white', 'edgecolor': 'none'})
+    below = every < taus[0]  # far below the rest: off the axis, said, not stretching it
+    off = '\n({} run(s) below {:.0f}, off the axis; the lowest: {:.0f})'.format(
+        below.sum(), taus[0], every.min()) if below.any() else ''
     for name, runs in scores.items():
         fraction, low, high = estimates.profile(runs, taus)
         line, = ax.plot(taus, fraction, linewidth=1.3, color=(colors or {}).get(name),
@@ -113,16 +120,17 @@ def profiles_png(path, scores, protocol, colors=None):
     ax.set_xlabel("tau: the saved actor's noiseless score{}".format(protocol))
     ax.set_ylabel('fraction of runs scoring above tau')
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title('Performance profiles, with 95% intervals', fontsize='medium')
+    ax.set_title('Performance profiles, with 95% intervals' + off, fontsize='medium')
     ax.grid(alpha=0.3)
     ax.legend(fontsize='small', loc='lower left')
     save(figure, path)
 
 
 def axis_start(values):
-    """Where a score axis starts: the lowest value, or where one far below the rest would
-    stretch the axis, Tukey's lower fence (the lower quartile less 1.5 interquartile
-    ranges), so the region where configurations differ keeps its width."""
+    """Where a score axis starts for one configuration's runs: the lowest, or where one
+    far below the rest would stretch the axis, Tukey's lower fence (the lower quartile
+    less 1.5 interquartile ranges), so the region where configurations differ keeps its
+    width. (Each configuration's own: runs that differ from another's are not cut.)"""
     q1, q3 = np.percentile(values, [25, 75])
     return max(values.min(), q1 - 1.5 * (q3 - q1))
 

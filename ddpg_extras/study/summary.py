@@ -293,7 +293,8 @@ def write_report(out, header, configs, rows, budgets, args):
         written.append(inside(out, os.path.join(out, 'curves.png')))
         gaps = tuple(tag for tag in GAP_TAGS if all(tag in run for runs in groups.values()
                                                     for run in runs))
-        figures.curves_png(written[-1], groups, CURVE_TAGS + gaps, args.x, colors)
+        goals = sorted({goal for goal, _ in budgets.values() if math.isfinite(goal)})
+        figures.curves_png(written[-1], groups, CURVE_TAGS + gaps, args.x, colors, goals)
     if scores:
         written.append(inside(out, os.path.join(out, 'profiles.png')))
         figures.profiles_png(written[-1], scores, protocol, colors)
