@@ -116,6 +116,8 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
            'which every run logged its landscapes' in summary
     assert ('The 100-episode average of the training scores is left out for a, b, c: each of '
             'their runs stops the moment that average passes its goal') in summary
+    assert re.search(r"^\| b \| -?\d+\.\d \| \d+\.\d \| -?\d+\.\d\d \| -?\d\.\d\d \|$",
+                     summary.split('**Against a, against the truth** at episode 0')[1], re.M)
     assert re.search(r'^\| optimum \| for reference: the greedy policy of V\* for gamma 0\.99.* '
                      r'\| 1 policy \| -\d+\.\d \|', summary, re.M)
     for name in ('curves.png', 'profiles.png'):

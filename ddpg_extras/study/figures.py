@@ -83,6 +83,8 @@ def curves_png(path, groups, tags, x='episodes', colors=None, goals=()):
                 axes[-1].step(grid, [sum(r[-1] >= g for r in xs) for g in grid], where='post',
                               color=line.get_color(), linewidth=1.2)
         ax.set_ylabel(UNITS.get(tag, 'score'))
+        if UNITS.get(tag) == 'return':  # from about 800 at first to tens: both readable
+            ax.set_yscale('symlog', linthresh=10)
         if tag in ('log/score', 'log/score_avg'):
             for goal in goals:
                 ax.axhline(goal, color='black', linestyle='--', linewidth=0.9, label='goal: '
@@ -94,8 +96,8 @@ def curves_png(path, groups, tags, x='episodes', colors=None, goals=()):
     axes[-1].set_ylim(0, max(len(runs) for runs in groups.values()) + 0.5)
     axes[-1].grid(alpha=0.3)
     axes[-1].set_xlabel('episode' if x == 'episodes' else 'environment steps')
-    figure.suptitle('Per configuration, the IQM of its runs over the episodes; a run that '
-                    'has ended (its goal, its budget, a divergence) holds its last value',
+    figure.suptitle('The IQM of each configuration\'s runs; a run that has ended (its goal, '
+                    'budget, a divergence) holds its last value',
                     fontsize='medium')
     save(figure, path)
 

@@ -52,10 +52,11 @@ def number(value):
     return value if math.isfinite(value) else None
 
 
-def config_statistics(name, runs, budget, baseline_scores):
+def config_statistics(name, runs, budget, baseline):
     """One configuration's statistics: a dict of lists of statistics.csv's rows, by
-    quantity, and what it lacks. budget: (goal_score, max_iter_num). Intervals only
-    where there are estimates.MIN_RUNS runs (a side, for a comparison); else points."""
+    quantity, and what it lacks. budget: (goal_score, max_iter_num); baseline: the
+    baseline's values by quantity (None for the baseline itself). Intervals only where
+    there are estimates.MIN_RUNS runs (a side, for a comparison); else points."""
     goal_score, max_iter_num = budget
     found, missing = {}, []
     for quantity, _, _ in QUANTITIES + GAPS:
@@ -66,8 +67,12 @@ def config_statistics(name, runs, budget, baseline_scores):
         scores = [score for score in scores if score is not None]
         found[quantity] = [Estimate(name, quantity, statistic, *estimate, len(scores))
                            for statistic, estimate in aggregate(scores).items()]
-        if quantity == 'actor_score' and baseline_scores is not None:
-            found['improvement'] = against(name, scores, baseline_scores)
+        if quantity == 'actor_score' and baseline is not None:
+            found['improvement'] = against(name, scores, baseline[quantity])
+        if quantity in NAMES and baseline is not None and scores and baseline[quantity]:
+            found.setdefault('differences', []).append(Estimate(
+                name, quantity, 'IQM difference', *estimates.iqm_difference(
+                    scores, baseline[quantity]), len(scores)))
     if math.isfinite(goal_score):
         reached = sum(bool(row['reached_goal']) for row in runs)
         # a run that did not reach the goal counts as the whole budget, the fewest it could need
@@ -110,10 +115,11 @@ def why(row):
 def study_statistics(configs, rows, budgets, baseline):
     """{config: (statistics, what it lacks)} over the trials that have finished."""
     by_config = {name: [row for row in rows if row['config'] == name] for name, _ in configs}
-    baseline_scores = [score for score in (number(row.get('actor_score'))
-                                           for row in by_config[baseline]) if score is not None]
+    values = {quantity: [value for value in (number(row.get(quantity))
+                                             for row in by_config[baseline]) if value is not None]
+              for quantity, _, _ in QUANTITIES + GAPS}
     return {name: config_statistics(name, runs, budgets[name],
-                                    None if name == baseline else baseline_scores)
+                                    None if name == baseline else values)
             for name, runs in by_config.items() if runs}
 
 
@@ -144,6 +150,8 @@ def tables(configs, statistics, budgets, baseline, seen):
     sections.append(goal_table(statistics, budgets))
     if len(statistics) > 1 and baseline in statistics:
         sections.append(improvement_table(statistics, baseline))
+        if any('differences' in found for found, _ in statistics.values()):
+            sections.append(differences_table(statistics, baseline, seen.get('episode')))
     lacking = ['- {} {}'.format(name, line) for name, (_, missing) in statistics.items()
                for line in missing]
     if lacking:
@@ -245,6 +253,22 @@ def improvement_table(statistics, baseline):
                 name, estimate_text(*p.interval, digits=2), estimate_text(*difference.interval),
                 '-' if seeds.value is None else '{:.0f}'.format(seeds.value)))
     return '\n'.join(lines + [''] + verdicts(statistics, baseline))
+
+
+def differences_table(statistics, baseline, episode):
+    """Each configuration's numbers against the truth less the baseline's, at the common
+    episode: IQM differences with 95% intervals."""
+    lines = ['**Against {b}, against the truth** at episode {e}: each configuration\'s IQM '
+             'less that of {b} (95% intervals; one that holds 0 cannot tell them apart):'
+             .format(b=baseline, e=episode), '',
+             "| configuration | critic's bias | critic's error | regret | actor's distance (N m) |",
+             '|---|---|---|---|---|']
+    for name, (found, _) in statistics.items():
+        if 'differences' in found:
+            cells = {row.quantity: estimate_text(*row.interval, digits=dict(
+                (q, d) for q, _, d in GAPS)[row.quantity]) for row in found['differences']}
+            lines.append('| {} | {} |'.format(name, ' | '.join(cells.get(q, '-') for q in NAMES)))
+    return '\n'.join(lines)
 
 
 def statistics_csv(statistics):
