@@ -105,7 +105,8 @@ class Landscape:
         angle, speed = np.meshgrid(self.angles, self.speeds, indexing='ij')
         self.states = torch.as_tensor(np.stack([np.cos(angle), np.sin(angle), speed], -1)
                                       .reshape(-1, 3), dtype=torch.float32)
-        self.best, self.v_star = o.greedy(angle, speed), o.at(o.value, angle, speed)
+        # (the grid's points are the optimum's grid's too: its own torques and values)
+        self.best, self.v_star = o.at(o.policy, angle, speed), o.at(o.value, angle, speed)
         self.v_star_starts = o.at(o.value, *STARTS)
         values = (self.v_star.min(), self.v_star.max())
         self.kinds = {  # (the colour scale, the colours, the panels' titles, the optimum's)
@@ -138,10 +139,17 @@ class Landscape:
         mu = np.clip(policy.squeeze(1).cpu().numpy(), -MAX_TORQUE, MAX_TORQUE).reshape(GRID)
         return mu.astype(float), None if value is None else value.reshape(GRID).astype(float)
 
-    def value(self, actor):
-        """V^mu on the grid: the actor's discounted return from each state, as the
-        environment would give it (value_of), from the last picture's as a first guess."""
-        self.v_mu = value_of(torques(actor), self.gamma, self.angles, self.speeds, self.v_mu)
+    def value(self, mu):
+        """V^mu on the grid: the discounted return from each state of the actor whose
+        torques on the grid are mu (learned()'s), read between the grid's points as the
+        pendulum moves (value_of), from the last picture's V^mu as a first guess. A third
+        of the time of running the actor at every step; for DDPG's actors as near the
+        real returns, and 1 below them for one as sharp as the optimum's bang-bang
+        (docs/landscapes.md)."""
+        def policy(angle, speed):
+            weights, index = corners(*GRID, angle, speed)
+            return (weights * mu.ravel()[index]).sum(0)
+        self.v_mu = value_of(policy, self.gamma, self.angles, self.speeds, self.v_mu)
         return self.v_mu
 
     def measures(self, mu, q, v_mu):
@@ -157,7 +165,7 @@ class Landscape:
         """The three pictures and the numbers, in TensorBoard's truth/ group (it sorts
         after log/, so the deck's curve stays first), kept as measured."""
         mu, q = self.learned(actor, critic)
-        v_mu = self.value(actor)
+        v_mu = self.value(mu)
         writer.add_image('truth/actor', self.picture('actor', mu), episode)
         writer.add_image('truth/critic', self.picture('critic', q, v_mu), episode)
         writer.add_image('truth/regret', self.picture('regret', self.v_star - v_mu), episode)
@@ -167,25 +175,19 @@ class Landscape:
         self.measured, self.logged = measures, episode
 
 
-def torques(actor):
-    """The actor as value_of's policy: torques at arrays of angles and speeds, from the
-    observations the environment would give there (float32, as it gives them)."""
-    device = next(actor.parameters()).device
-
-    def policy(angle, speed):
-        observations = np.stack([np.cos(angle), np.sin(angle), speed], -1).astype(np.float32)
-        with torch.inference_mode():
-            return actor(torch.from_numpy(observations).to(device)).squeeze(-1).cpu().numpy(
-                ).astype(float)
-    return policy
-
-
 def rgb(values, scale, colours):
-    """Values as RGB colours (..., 3) of the map; those outside the scale at its ends."""
+    """Values as RGB colours (..., 3) of the map, from a table of 256 of its colours;
+    those outside the scale at its ends, nan at the low end."""
     low, high = scale
-    x = np.nan_to_num(np.clip((values - low) / max(high - low, 1e-12), 0, 1)) * (len(colours) - 1)
+    x = np.nan_to_num(np.clip((values - low) / max(high - low, 1e-12), 0, 1))
+    return table(colours)[(x * 255 + 0.5).astype(np.uint8)]
+
+
+def table(colours, size=256):
+    """The map's colours at size points from its low end to its high, as uint8 RGB."""
+    x = np.linspace(0, len(colours) - 1, size)
     i = np.minimum(x.astype(int), len(colours) - 2)
-    return (colours[i] + (colours[i + 1] - colours[i]) * (x - i)[..., None]).astype(np.uint8)
+    return (colours[i] + (colours[i + 1] - colours[i]) * (x - i)[:, None]).astype(np.uint8)
 
 
 def colour(grid, scale, colours):
