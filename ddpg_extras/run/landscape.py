@@ -139,16 +139,19 @@ class Landscape:
         mu = np.clip(policy.squeeze(1).cpu().numpy(), -MAX_TORQUE, MAX_TORQUE).reshape(GRID)
         return mu.astype(float), None if value is None else value.reshape(GRID).astype(float)
 
-    def value(self, mu):
-        """V^mu on the grid: the discounted return from each state of the actor whose
-        torques on the grid are mu (learned()'s), read between the grid's points as the
-        pendulum moves (value_of), from the last picture's V^mu as a first guess. A third
-        of the time of running the actor at every step; for DDPG's actors as near the
-        real returns, and 1 below them for one as sharp as the optimum's bang-bang
-        (docs/landscapes.md)."""
+    def value(self, actor):
+        """V^mu on the grid: the actor's discounted return from each state (value_of),
+        the actor run at every step of the way, from the last picture's V^mu as a first
+        guess. (Reading its torques between grid points instead would take a third of
+        the time, but moves some actors' regret by a third: docs/landscapes.md.)"""
+        device = next(actor.parameters()).device
+
         def policy(angle, speed):
-            weights, index = corners(*GRID, angle, speed)
-            return (weights * mu.ravel()[index]).sum(0)
+            observations = np.stack([np.cos(angle), np.sin(angle), speed], -1)
+            with torch.inference_mode():
+                torques = actor(torch.as_tensor(observations, dtype=torch.float32,
+                                                device=device))
+            return torques.squeeze(-1).cpu().numpy().astype(float)
         self.v_mu = value_of(policy, self.gamma, self.angles, self.speeds, self.v_mu)
         return self.v_mu
 
@@ -165,7 +168,7 @@ class Landscape:
         """The three pictures and the numbers, in TensorBoard's truth/ group (it sorts
         after log/, so the deck's curve stays first), kept as measured."""
         mu, q = self.learned(actor, critic)
-        v_mu = self.value(mu)
+        v_mu = self.value(actor)
         writer.add_image('truth/actor', self.picture('actor', mu), episode)
         writer.add_image('truth/critic', self.picture('critic', q, v_mu), episode)
         writer.add_image('truth/regret', self.picture('regret', self.v_star - v_mu), episode)

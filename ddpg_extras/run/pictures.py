@@ -63,7 +63,7 @@ def model_figure(path, state):
     actor, critic, gamma = networks(path, state)
     landscape = Landscape(gamma)
     mu, q = landscape.learned(actor, critic)
-    v_mu = landscape.value(mu)
+    v_mu = landscape.value(actor)
     measures = landscape.measures(mu, q, v_mu)
     torque = ('torque (N m)', 'coolwarm', (-MAX_TORQUE, MAX_TORQUE))
     value = ('return', 'viridis', (landscape.v_star.min(), landscape.v_star.max()))
