@@ -110,13 +110,13 @@ def test_a_study_runs_each_trial_as_train_py_and_writes_its_results(tmp_path):
     assert '| b | `--max_iter_num 3 --tau 0.005` | 2 | -' in summary
     assert '| b | -300 | 0/2, 0.00 (0.00 to 0.66) | 3 |' in summary  # 2 runs: no interval
     assert "**Critic's bias" in summary  # which critic overestimates its actor
-    assert '| c | `--critic_lr 1e5` | 0 | - | - | - |' in summary.split("critic's bias")[1]
+    assert '| c | `--critic_lr 1e5` | 0 | - | - | - |' in summary.split("**Critic's bias")[1]
     # at one episode for all: a's runs ended at episode 1, b's at 2; both drew episode 0
-    assert 'in return (above 0: it overestimates its actor); at episode 0, the last at ' \
+    assert 'in return (above 0: it overestimates its actor)**; at episode 0, the last at ' \
            'which every run logged its landscapes' in summary
     assert ('The 100-episode average of the training scores is left out for a, b, c: each of '
             'their runs stops the moment that average passes its goal') in summary
-    assert re.search(r"^\| b \| -?\d+\.\d \| \d+\.\d \| -?\d+\.\d\d \| -?\d\.\d\d \|$",
+    assert re.search(r"^\| b \| -?\d+\.\d \| -?\d+\.\d \| -?\d+\.\d\d \| -?\d\.\d\d \|$",
                      summary.split('**Against a, against the truth** at episode 0')[1], re.M)
     assert re.search(r'^\| optimum \| for reference: the greedy policy of V\* for gamma 0\.99.* '
                      r'\| 1 policy \| -\d+\.\d \|', summary, re.M)

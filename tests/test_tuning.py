@@ -74,7 +74,7 @@ def test_a_small_tuning_writes_every_file_and_its_trials_read_back_in_optuna(tun
                key=lambda row: float(row['objective']))
     text = (out / 'best.md').read_text()
     assert 'python train.py {}'.format(best['flags']) in text
-    assert '| tuned | ' in text and 'P(better than base)' in text  # the confirmation
+    assert '| tuned | ' in text and 'P(a run beats a run of base)' in text  # the confirmation
     assert 'A tuned configuration is only as good as this confirmation says' in text
     assert 'importance: --gamma' in stdout or 'importance: --log_interval' in stdout
 

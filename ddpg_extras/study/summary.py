@@ -331,7 +331,8 @@ def write_report(out, header, configs, rows, budgets, args):
 def optimum_score(rows, args):
     """On Pendulum-v1, the optimum's mean score on the study's scoring starts (its greedy
     policy for gamma 0.99, as test.py prints it): a reference for the saved actors."""
-    if not rows or any(row.get('env_name') != 'Pendulum-v1' for row in rows):
+    names = {row.get('env_name') for row in rows} - {None}  # (a diverged trial may name none)
+    if names != {'Pendulum-v1'}:
         return None
     from ddpg_extras.run.evaluation import optimum_scores
     from ddpg_extras.run.optimum import optimum
