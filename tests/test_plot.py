@@ -24,6 +24,11 @@ def test_plot_draws_the_runs_tags_into_a_png(tmp_path):
     # three panels of 2.4 inches and a margin, at 100 dpi
     assert image.shape[:2] == (780, 800)
     assert image[..., :3].std() > 0.05  # something was drawn
+    # the goal's line, as each run logged its --goal_score; none for inf
+    assert plot.run_goals(runs) == [-300.0]
+    fixed = train.main(['--save_path', str(tmp_path / 'fixed'), '--logdir', str(
+        tmp_path / 'fixed'), '--max_iter_num', '1', '--goal_score', 'inf'])['run_dir']
+    assert plot.run_goals([fixed]) == [] and plot.run_goals(runs + [fixed]) == [-300.0]
 
 
 @pytest.mark.slow
