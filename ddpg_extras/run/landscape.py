@@ -108,6 +108,7 @@ class Landscape:
         # (the grid's points are the optimum's grid's too: its own torques and values)
         self.best, self.v_star = o.at(o.policy, angle, speed), o.at(o.value, angle, speed)
         self.v_star_starts = o.at(o.value, *STARTS)
+        self.starts = corners(*GRID, *STARTS)  # where V^mu is read at the starts
         values = (self.v_star.min(), self.v_star.max())
         self.kinds = {  # (the colour scale, the colours, the panels' titles, the optimum's)
             'actor': ((-MAX_TORQUE, MAX_TORQUE), TORQUE_COLOURS,
@@ -157,7 +158,7 @@ class Landscape:
 
     def measures(self, mu, q, v_mu):
         """The numbers of MEASURES (critic_bias and critic_error None without a critic)."""
-        weights, index = corners(*GRID, *STARTS)
+        weights, index = self.starts
         regret = self.v_star_starts - (weights * v_mu.ravel()[index]).sum(0)
         return {'actor_gap': float(np.abs(mu - self.best).mean()),
                 'critic_bias': None if q is None else float((q - v_mu).mean()),

@@ -4,10 +4,13 @@ its checkpoint holds; and a run's scalars read back (plot.py, a study's curves).
 
 TensorBoard shows its groups in alphabetical order, so the deck's log/score comes first
 only where every other group sorts after `log`: train/, policy/, test/."""
+import io
 import os
 import time
 
+from PIL import Image
 from tensorboardX import SummaryWriter
+from tensorboardX.proto.summary_pb2 import Summary
 
 from ddpg_extras.run.files import first_free
 
@@ -57,10 +60,6 @@ class RunWriter:
         """An RGB array (height, width, 3), as TensorBoard's image tab shows it: a PNG
         of the fastest compression, a third of the time of tensorboardX's add_image
         (which also resamples it to its own size), in the same record."""
-        import io
-
-        from PIL import Image
-        from tensorboardX.proto.summary_pb2 import Summary
         png = io.BytesIO()
         Image.fromarray(image).save(png, format='PNG', compress_level=1)
         picture = Summary.Image(height=image.shape[0], width=image.shape[1], colorspace=3,

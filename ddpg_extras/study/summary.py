@@ -112,11 +112,16 @@ def why(row):
     return 'no saved actor' if not row.get('model') else 'its result.json lacks it'
 
 
+def values_of(rows, quantity, config=None):
+    """The finite values of a quantity in these rows (of one configuration, where named)."""
+    values = (number(row.get(quantity)) for row in rows if config in (None, row['config']))
+    return [value for value in values if value is not None]
+
+
 def study_statistics(configs, rows, budgets, baseline):
     """{config: (statistics, what it lacks)} over the trials that have finished."""
     by_config = {name: [row for row in rows if row['config'] == name] for name, _ in configs}
-    values = {quantity: [value for value in (number(row.get(quantity))
-                                             for row in by_config[baseline]) if value is not None]
+    values = {quantity: values_of(by_config[baseline], quantity)
               for quantity, _, _ in QUANTITIES + GAPS}
     return {name: config_statistics(name, runs, budgets[name],
                                     None if name == baseline else values)
@@ -293,8 +298,7 @@ def write_report(out, header, configs, rows, budgets, args):
     episode, rows = at_common_episode(out, rows)  # the landscapes' numbers: one budget
     statistics = study_statistics(configs, rows, budgets, baseline)
     seen = {'protocol': protocol, 'episode': episode, 'optimum': optimum_score(rows, args),
-            'values': {(name, quantity): [v for v in (number(row.get(quantity)) for row in rows
-                                                      if row['config'] == name) if v is not None]
+            'values': {(name, quantity): values_of(rows, quantity, name)
                        for name, _ in configs for quantity, _, _ in QUANTITIES + GAPS}}
     text = tables(configs, statistics, budgets, baseline, seen) if statistics else (
         'No trial has finished.')
@@ -306,10 +310,8 @@ def write_report(out, header, configs, rows, budgets, args):
     atomic_write(written[0], lambda f: f.write(statistics_csv(statistics).encode()))
     atomic_write(written[1], lambda f: f.write('{}\n\n{}\n'.format(header, text).encode()))
     colors = {name: 'C{}'.format(i % 10) for i, (name, _) in enumerate(configs)}
-    scores = {name: [score for score in (number(row.get('actor_score')) for row in rows
-                                         if row['config'] == name) if score is not None]
-              for name in statistics}
-    scores = {name: runs for name, runs in scores.items() if runs}
+    scores = {name: seen['values'][name, 'actor_score'] for name in statistics
+              if seen['values'][name, 'actor_score']}
     improvements = {name: found['improvement'][0].interval  # an interval, or none drawn
                     for name, (found, _) in statistics.items()
                     if 'improvement' in found and found['improvement'][0].low is not None}
